@@ -1,0 +1,13 @@
+# Set-up and checks. `make test` is the command CI runs (.ci/run).
+PYTHON ?= python3
+
+.PHONY: install test bench
+
+install:
+	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test]'
+
+test: install
+	$(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) benchmarks/bench_zigzag_xor.py

@@ -1,0 +1,41 @@
+// Kernel tables shared by the per-ISA translation units and the bindings.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kedi {
+
+enum Pattern : int { kHorizontal = 0, kVertical = 1, kDiagonal = 2 };
+constexpr int kNumPatterns = 3;
+
+// One 2-D plane of H rows and W columns. For the diagonal pattern, diag_off[s] is
+// the position in scan order of the first pixel of anti-diagonal s (s = 0 .. H+W-2).
+struct Plane {
+  size_t h;
+  size_t w;
+  const int64_t* diag_off;
+};
+
+// dst[k] = a[k] ^ b[k] for k < n bytes. a, b, dst may be the same pointer.
+using XorFn = void (*)(const uint8_t* a, const uint8_t* b, uint8_t* dst, size_t n);
+
+// Forward: dst[p] = src[order[p]] ^ key[p].  Inverse: dst[order[p]] = src[p] ^ key[p].
+// key may be null (plain reordering). dst must not overlap src or key.
+using PermuteFn = void (*)(const void* src, const void* key, void* dst, const Plane& plane);
+
+struct KernelTable {
+  const char* name;
+  XorFn xor_bytes;
+  // [pattern][inverse][log2(itemsize)] for itemsize 1, 2, 4.
+  PermuteFn permute[kNumPatterns][2][3];
+};
+
+extern const KernelTable kScalarKernels;
+#if defined(__x86_64__) || defined(_M_X64)
+#define KEDI_X86_64 1
+extern const KernelTable kSse2Kernels;
+extern const KernelTable kAvx2Kernels;
+#endif
+
+}  // namespace kedi

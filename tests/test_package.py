@@ -1,0 +1,154 @@
+"""The installed package: import hygiene, runtime_info, SIMD selection, stubs."""
+
+import ast
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kedi_edge
+from kedi_edge import _native
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_never_imports_torch():
+    code = (
+        "import sys\n"
+        "import kedi_edge, kedi_edge.reference, kedi_edge.zigzag, kedi_edge.xor, kedi_edge.runtime\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxscript'))\n"
+        "assert not bad, bad\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_runtime_info():
+    info = kedi_edge.runtime_info()
+    assert info["version"] == kedi_edge.__version__
+    assert info["simd"] in info["simd_supported"]
+    assert "scalar" in info["simd_supported"]
+    if sys.platform.startswith("linux") and os.uname().machine == "x86_64":
+        assert "sse2" in info["simd_supported"]
+
+
+@pytest.mark.parametrize(
+    "disable, expect",
+    [("AVX2", "sse2"), ("avx2, sse2", "scalar"), ("all", "scalar"), ("SSE2", None)],
+)
+def test_disable_simd_environment_variable(disable, expect):
+    supported = _native.simd_info()["supported"]
+    if expect is None:  # disabling only SSE2 leaves AVX2, where the CPU has it
+        expect = "avx2" if "avx2" in supported else "scalar"
+    if expect not in supported:
+        pytest.skip(f"{expect} not supported here")
+    code = (
+        "import numpy as np, kedi_edge\n"
+        "from kedi_edge import reference\n"
+        "x = np.arange(40 * 33, dtype=np.uint16).reshape(40, 33); k = x[::-1].copy()\n"
+        "for p in kedi_edge.PATTERNS:\n"
+        "    assert np.array_equal(kedi_edge.zigzag_xor(x, k, p), reference.zigzag_xor(x, k, p))\n"
+        "print(kedi_edge.runtime_info()['simd'], ','.join(kedi_edge.runtime_info()['simd_disabled']))\n"
+    )
+    result = run_python(code, KEDI_DISABLE_SIMD=disable)
+    assert result.returncode == 0, result.stderr
+    active, disabled = result.stdout.split()
+    assert active == expect
+    assert disabled  # reported
+
+
+def test_unknown_simd_name_warns():
+    result = run_python(
+        "import warnings; warnings.simplefilter('error')\nimport kedi_edge", KEDI_DISABLE_SIMD="avx512"
+    )
+    assert result.returncode != 0 and "KEDI_DISABLE_SIMD" in result.stderr and "avx512" in result.stderr
+
+
+def test_set_simd_rejects_unknown_path():
+    with pytest.raises(ValueError, match="not available"):
+        _native._set_simd("avx512")
+
+
+def test_public_names_exist_and_stub_matches_native():
+    for name in kedi_edge.__all__:
+        assert hasattr(kedi_edge, name), name
+    stub = Path(kedi_edge.__file__).with_name("_native.pyi")
+    tree = ast.parse(stub.read_text())
+    stubbed = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    native = {n for n in dir(_native) if not n.startswith("__")}
+    assert stubbed == native
+
+
+def test_kernels_are_thread_safe():
+    # Three threads in the kernels at once all get right results.
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2**16, size=(1024, 1024), dtype=np.uint16)
+    k = rng.integers(0, 2**16, size=x.shape, dtype=np.uint16)
+    want = kedi_edge.zigzag_xor(x, k, "diagonal")
+    results = []
+
+    def work():
+        for _ in range(5):
+            results.append(np.array_equal(kedi_edge.zigzag_xor(x, k, "diagonal"), want))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 15
+
+
+def _steps_of_other_thread_during(call) -> int:
+    """How often another Python thread ran while ``call()`` was in progress.
+
+    The switch interval is raised to 100 s, so the other thread (which gives the GIL
+    back at every step) can only run while this thread has released the GIL.
+    """
+    steps = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            steps[0] += 1
+            time.sleep(0)  # releases the GIL
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(100)
+    thread = threading.Thread(target=spin)
+    try:
+        thread.start()
+        before = steps[0]
+        call()
+        return steps[0] - before
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        thread.join()
+
+
+def test_kernels_release_the_gil():
+    x = np.zeros((2048, 2048), np.uint16)
+    active = _native.simd_info()["active"]
+    _native._set_simd("scalar")  # the slowest path, so each call lasts a while
+    try:
+        # Control: a C call that holds the GIL lets the other thread take no step.
+        assert _steps_of_other_thread_during(lambda: sum(range(3_000_000))) == 0
+        assert _steps_of_other_thread_during(lambda: kedi_edge.zigzag_xor(x, x, "diagonal")) > 0
+        assert _steps_of_other_thread_during(lambda: [kedi_edge.xor_into(x, x, x) for _ in range(20)]) > 0
+    finally:
+        _native._set_simd(active)

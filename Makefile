@@ -1,13 +1,16 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install test bench
+.PHONY: install test demo bench
 
 install:
 	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test]'
 
 test: install
 	$(PYTHON) -m pytest
+
+demo: install
+	$(PYTHON) -m kedi_edge.demo
 
 bench: install
 	$(PYTHON) benchmarks/bench_zigzag_xor.py

@@ -13,9 +13,9 @@ from .xor import xor_into
 from .zigzag import PATTERNS, unzigzag, xor_unzigzag, zigzag, zigzag_order, zigzag_xor
 
 __all__ = [
-    "__version__",
-    "KediError",
     "PATTERNS",
+    "KediError",
+    "__version__",
     "runtime_info",
     "unzigzag",
     "xor_into",

@@ -20,7 +20,7 @@ envelope instead.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from ._layout import (
     check_size,
 )
 
-__all__ = ["PATTERNS", "zigzag_order", "zigzag", "unzigzag", "zigzag_xor", "xor_unzigzag"]
+__all__ = ["PATTERNS", "unzigzag", "xor_unzigzag", "zigzag", "zigzag_order", "zigzag_xor"]
 
 #: Scan orders are kept while their total size stays under this many bytes.
 ORDER_CACHE_BYTES = 256 * 2**20

@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,15 +14,22 @@ settings.load_profile("default")
 SIMD_LEVELS = list(_native.simd_info()["supported"])
 
 
-@pytest.fixture(params=SIMD_LEVELS)
-def simd_level(request):
-    """Runs the test once per SIMD path this CPU supports, then restores the default."""
+@contextlib.contextmanager
+def simd_path(level: str):
+    """Switches the native module to one SIMD path, then back to the default."""
     active = _native.simd_info()["active"]
-    _native._set_simd(request.param)
+    _native._set_simd(level)
     try:
-        yield request.param
+        yield level
     finally:
         _native._set_simd(active)
+
+
+@pytest.fixture(params=SIMD_LEVELS)
+def simd_level(request):
+    """Runs the test once per SIMD path this CPU supports."""
+    with simd_path(request.param) as level:
+        yield level
 
 
 def random_array(rng: np.random.Generator, shape, dtype) -> np.ndarray:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import simd_path
 
 import kedi_edge
 from kedi_edge import _native
@@ -143,12 +144,8 @@ def _steps_of_other_thread_during(call) -> int:
 
 def test_kernels_release_the_gil():
     x = np.zeros((2048, 2048), np.uint16)
-    active = _native.simd_info()["active"]
-    _native._set_simd("scalar")  # the slowest path, so each call lasts a while
-    try:
+    with simd_path("scalar"):  # the slowest path, so each call lasts a while
         # Control: a C call that holds the GIL lets the other thread take no step.
         assert _steps_of_other_thread_during(lambda: sum(range(3_000_000))) == 0
         assert _steps_of_other_thread_during(lambda: kedi_edge.zigzag_xor(x, x, "diagonal")) > 0
         assert _steps_of_other_thread_during(lambda: [kedi_edge.xor_into(x, x, x) for _ in range(20)]) > 0
-    finally:
-        _native._set_simd(active)

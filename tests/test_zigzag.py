@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import random_array
+from conftest import SIMD_LEVELS, random_array, simd_path
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -92,16 +92,12 @@ def test_kernels_match_reference(simd_level, pattern, dtype):
     planes=st.integers(1, 3),
     dtype=st.sampled_from(DTYPES),
     pattern=st.sampled_from(PATTERNS),
-    level=st.sampled_from(list(kedi_edge._native.simd_info()["supported"])),
+    level=st.sampled_from(SIMD_LEVELS),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_kernels_match_reference_property(h, w, planes, dtype, pattern, level, seed):
-    active = kedi_edge._native.simd_info()["active"]
-    kedi_edge._native._set_simd(level)
-    try:
+    with simd_path(level):
         _check_kernels(np.random.default_rng(seed), (planes, h, w), dtype, pattern)
-    finally:
-        kedi_edge._native._set_simd(active)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

@@ -21,7 +21,7 @@ from .._layout import (
     check_size,
 )
 
-__all__ = ["zigzag_order", "zigzag", "unzigzag", "zigzag_xor", "xor_unzigzag"]
+__all__ = ["unzigzag", "xor_unzigzag", "zigzag", "zigzag_order", "zigzag_xor"]
 
 _orders = ArrayCache(256 * 2**20)
 

@@ -2,19 +2,25 @@
 
 The building blocks live in named modules and are re-exported here: zigzag reordering
 (:mod:`kedi_edge.zigzag`) and SIMD XOR (:mod:`kedi_edge.xor`), backed by the native
-module ``kedi_edge._native``. Every native kernel has a numpy twin of the same name and
+module ``kedi_edge._native``; ZZ-GAN key images on ONNX Runtime
+(:class:`kedi_edge.KeyGenerator`). Every native kernel has a numpy twin of the same name and
 signature in :mod:`kedi_edge.reference`. Importing kedi_edge never imports torch.
 """
 
 from ._version import __version__
-from .exceptions import KediError
+from .exceptions import InvalidInputError, KediError, ModelError, ProviderError
+from .keygen import KeyGenerator
 from .runtime import _warn_unknown_simd_names, runtime_info
 from .xor import xor_into
 from .zigzag import PATTERNS, unzigzag, xor_unzigzag, zigzag, zigzag_order, zigzag_xor
 
 __all__ = [
     "PATTERNS",
+    "InvalidInputError",
     "KediError",
+    "KeyGenerator",
+    "ModelError",
+    "ProviderError",
     "__version__",
     "runtime_info",
     "unzigzag",

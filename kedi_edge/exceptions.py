@@ -5,8 +5,20 @@ Misuse of the array building blocks (wrong dtype, shape or layout) raises the bu
 :class:`KediError` subclass.
 """
 
-__all__ = ["KediError"]
+__all__ = ["InvalidInputError", "KediError", "ModelError", "ProviderError"]
 
 
 class KediError(Exception):
     """Base class of every error kedi_edge raises about files, keys and sealed data."""
+
+
+class InvalidInputError(KediError, ValueError):
+    """An argument kedi_edge cannot work with (unsupported dtype, empty shape, bad seed)."""
+
+
+class ModelError(KediError):
+    """A key-generator model file that is missing, corrupt or has the wrong inputs."""
+
+
+class ProviderError(KediError):
+    """The requested ONNX Runtime execution provider is not available or not active."""

@@ -14,12 +14,24 @@ __all__ = ["runtime_info"]
 
 
 def runtime_info() -> dict[str, Any]:
-    """Versions and the SIMD path in use.
+    """Versions, the SIMD path and the ONNX Runtime execution providers in use.
 
     ``simd`` is the active path (``avx2``, ``sse2`` or ``scalar``), ``simd_supported``
     the paths this CPU and build can run, ``simd_disabled`` those switched off through
     the ``KEDI_DISABLE_SIMD`` environment variable (comma-separated names, or ``all``).
+    ``providers_available`` is what ONNX Runtime offers; ``execution_provider`` the
+    provider the most recent :class:`~kedi_edge.KeyGenerator` actually runs on (None
+    before one is made).
     """
+    from .keygen import last_providers
+
+    try:
+        import onnxruntime as ort
+
+        ort_version, available = ort.__version__, ort.get_available_providers()
+    except ImportError:
+        ort_version, available = None, []
+    active = last_providers()
     simd = _native.simd_info()
     return {
         "version": __version__,
@@ -28,6 +40,9 @@ def runtime_info() -> dict[str, Any]:
         "simd_disabled": list(simd["disabled"]),
         "compiler": simd.get("compiler", "unknown"),
         "numpy": np.__version__,
+        "onnxruntime": ort_version,
+        "providers_available": available,
+        "execution_provider": active[0] if active else None,
     }
 
 

@@ -30,6 +30,11 @@ def test_import_never_imports_torch():
     code = (
         "import sys\n"
         "import kedi_edge, kedi_edge.reference, kedi_edge.zigzag, kedi_edge.xor, kedi_edge.runtime\n"
+        "import kedi_edge.keygen, kedi_edge.metrics, kedi_edge.cli\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxscript'))\n"
+        "assert not bad, bad\n"
+        "kedi_edge.KeyGenerator(device='cpu').generate((8, 8), seed=1)\n"
+        "kedi_edge.runtime_info()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxscript'))\n"
         "assert not bad, bad\n"
     )

@@ -1,0 +1,200 @@
+"""ZZ-GAN key images from the shipped ONNX generator, on ONNX Runtime (CUDA or CPU).
+
+A key is made once (per series or study) and stored; it is never regenerated for
+decryption, because keys are not bit-exact across runtimes or providers.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._prng import keystream
+from .exceptions import InvalidInputError, ModelError, ProviderError
+
+__all__ = ["KeyGenerator", "default_model_path"]
+
+MODEL_FILE = "zzgan_generator.onnx"
+STRIDE = 4  # the generator works on sizes that are multiples of this
+_INPUTS = ("image", "noise", "pad")
+_OUTPUTS = ("key", "raw")
+_CHUNK_PIXELS = 1 << 21  # planes per ONNX Runtime call: about 2 Mpixel at a time
+_DEVICES = ("auto", "cpu", "cuda")
+_last_providers: list[str] | None = None  # for runtime_info()
+
+
+def default_model_path() -> Path:
+    """The shipped generator: inside the installed package, else the source tree's models/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "models" / MODEL_FILE, here.parent / "models" / MODEL_FILE):
+        if candidate.is_file():
+            return candidate
+    return here.parent / "models" / MODEL_FILE
+
+
+def _cuda_driver_present() -> bool:
+    return ctypes.util.find_library("cuda") is not None or os.path.exists("/dev/nvidia0")
+
+
+def _seed_bytes(seed: Any) -> bytes:
+    if seed is None:
+        return secrets.token_bytes(32)
+    if isinstance(seed, (bytes, bytearray, memoryview)):
+        seed = bytes(seed)
+        if len(seed) < 16:
+            raise InvalidInputError(f"seed: need at least 16 bytes, got {len(seed)}")
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
+        if int(seed).bit_length() > 256:
+            raise InvalidInputError("seed: integer seeds must be below 2**256")
+        return int(seed).to_bytes(32, "little")
+    raise InvalidInputError(f"seed: expected bytes (>= 16) or a non-negative int, got {type(seed).__name__}")
+
+
+def _normalise(image: np.ndarray) -> np.ndarray:
+    """Each plane scaled to [0, 1] by its own minimum and maximum (constant planes -> 0)."""
+    x = image.astype(np.float32)
+    lo = x.min(axis=(-2, -1), keepdims=True)
+    span = x.max(axis=(-2, -1), keepdims=True) - lo
+    return np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
+
+
+class KeyGenerator:
+    """Key images from the ZZ-GAN generator.
+
+    ``model``: path of an ONNX generator (default: the shipped one). ``device``:
+    ``"auto"`` (CUDA when it is actually active, else CPU), ``"cpu"`` or ``"cuda"``
+    (raises :class:`ProviderError` unless CUDA really runs). ``threads``: ONNX Runtime
+    intra-op threads (default: its own choice). The active provider list is in
+    ``providers``; the model file's digest in ``sha256``.
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, device: str = "auto",
+                 threads: int | None = None) -> None:
+        global _last_providers
+        import onnxruntime as ort
+
+        if device not in _DEVICES:
+            raise InvalidInputError(f"device: expected one of {', '.join(_DEVICES)}, got {device!r}")
+        self.path = Path(model) if model is not None else default_model_path()
+        try:
+            data = self.path.read_bytes()
+        except OSError as e:
+            raise ModelError(f"{self.path}: cannot read the generator model ({e.strerror or e})") from e
+        self.sha256 = hashlib.sha256(data).hexdigest()
+
+        available = ort.get_available_providers()
+        want_cuda = device == "cuda" or (device == "auto" and _cuda_driver_present())
+        if device == "cuda" and "CUDAExecutionProvider" not in available:
+            raise ProviderError(f"device='cuda': this ONNX Runtime has no CUDA provider "
+                                f"(available: {', '.join(available)})")
+        providers = ["CPUExecutionProvider"]
+        if want_cuda and "CUDAExecutionProvider" in available:
+            providers.insert(0, "CUDAExecutionProvider")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3 if device == "auto" else 2
+        if threads is not None:
+            if int(threads) < 1:
+                raise InvalidInputError(f"threads: expected >= 1, got {threads}")
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(data, sess_options=opts, providers=providers)
+        except Exception as e:  # ONNX Runtime raises its own Fail/InvalidGraph types
+            raise ModelError(f"{self.path}: not a loadable ONNX generator ({e})") from e
+        self.providers = self.session.get_providers()
+        if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
+            raise ProviderError("device='cuda': ONNX Runtime fell back to "
+                                f"{self.providers[0]} (CUDA or cuDNN libraries missing?)")
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self._check_signature()
+        _last_providers = list(self.providers)
+
+    def _check_signature(self) -> None:
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        if set(inputs) != set(_INPUTS) or not set(_OUTPUTS) <= set(outputs):
+            raise ModelError(f"{self.path}: expected inputs {list(_INPUTS)} and outputs "
+                             f"{list(_OUTPUTS)}, got {sorted(inputs)} and {outputs}")
+        planes = []
+        for name in ("noise", "pad"):
+            shape = inputs[name].shape
+            if len(shape) != 4 or not isinstance(shape[1], int):
+                raise ModelError(f"{self.path}: input {name!r} must be (N, C, H, W) with a fixed C")
+            planes.append(shape[1])
+        self.noise_planes, self.key_planes = planes
+
+    def generate(self, shape: tuple[int, ...], dtype: Any = np.uint8,
+                 image: np.ndarray | None = None, seed: bytes | int | None = None,
+                 *, raw: bool = False) -> np.ndarray:
+        """A key of ``shape`` ((H, W) or (..., H, W), one key plane per 2-D plane) and dtype.
+
+        ``image``: the image the key is for, same shape (None: a blank image). ``seed``:
+        bytes (>= 16) or a non-negative int; default 32 fresh bytes from ``secrets``. The
+        same seed, image and provider give the same key. Byte p of each key pixel (least
+        significant first) is key plane p, so 16-bit keys use two 8-bit planes. With
+        ``raw=True`` the network's own bytes are returned, without the keystream pad.
+        """
+        shape, dtype = self._check_request(shape, dtype, image)
+        seed = _seed_bytes(seed)
+        h, w = shape[-2:]
+        planes = int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+        ph, pw = -h % STRIDE, -w % STRIDE
+        hp, wp = h + ph, w + pw
+        x = np.zeros((planes, 1, h, w), np.float32) if image is None else \
+            _normalise(np.asarray(image).reshape(planes, 1, h, w))
+        if ph or pw:  # to the network stride; the padding is cropped off the key
+            x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="symmetric")
+        info = b"kedi-edge/zzgan/v1|%d|%d|%d" % (planes, hp, wp)
+        n_noise, n_pad = planes * self.noise_planes * hp * wp, planes * self.key_planes * hp * wp
+        stream = keystream(seed, info, n_noise + n_pad)
+        noise = ((stream[:n_noise].astype(np.float32) + 0.5) / 256).reshape(planes, self.noise_planes, hp, wp)
+        pad = stream[n_noise:].astype(np.float32).reshape(planes, self.key_planes, hp, wp)
+
+        nbytes = dtype.itemsize
+        out = np.empty((planes, h, w), dtype=np.dtype(f"<u{nbytes}"))
+        step = max(1, _CHUNK_PIXELS // (hp * wp))
+        name = "raw" if raw else "key"
+        for i in range(0, planes, step):
+            sl = slice(i, i + step)
+            (k,) = self.session.run([name], {"image": x[sl], "noise": noise[sl], "pad": pad[sl]})
+            b = k[:, :nbytes, :h, :w].astype(np.uint8)  # exact: whole numbers 0..255
+            acc = np.zeros(b.shape[:1] + b.shape[2:], dtype=out.dtype)
+            for p in range(nbytes):
+                acc |= b[:, p].astype(out.dtype) << np.array(8 * p, dtype=out.dtype)
+            out[sl] = acc
+        return out.view(dtype.newbyteorder("=")).reshape(shape)
+
+    def _check_request(self, shape, dtype, image):
+        try:
+            if isinstance(shape, (str, bytes)):
+                raise TypeError(shape)
+            shape = tuple(int(s) for s in shape)
+        except (TypeError, ValueError) as e:
+            raise InvalidInputError(f"shape: expected a tuple of ints, got {shape!r}") from e
+        if len(shape) < 2 or min(shape) < 1:
+            raise InvalidInputError(f"shape: need (H, W) or (..., H, W) with every size >= 1, got {shape}")
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as e:
+            raise InvalidInputError(f"dtype: not a numpy dtype: {dtype!r}") from e
+        if dtype.kind not in "ui" or dtype.itemsize > self.key_planes:
+            raise InvalidInputError(f"dtype: keys are integers of at most {self.key_planes} bytes, got {dtype}")
+        if image is not None:
+            image = np.asarray(image)
+            if image.shape != shape:
+                raise InvalidInputError(f"image: shape {image.shape} does not match key shape {shape}")
+            if image.dtype.kind not in "uifb":
+                raise InvalidInputError(f"image: expected a numeric array, got dtype {image.dtype}")
+        return shape, dtype
+
+
+def last_providers() -> list[str] | None:
+    """Providers of the most recently created KeyGenerator (None before the first)."""
+    return None if _last_providers is None else list(_last_providers)

@@ -1,0 +1,171 @@
+"""kedi_edge.keygen: the shipped ZZ-GAN generator on ONNX Runtime."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kedi_edge
+from kedi_edge import InvalidInputError, KeyGenerator, ModelError, ProviderError, metrics
+from kedi_edge.keygen import _cuda_driver_present, default_model_path
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return KeyGenerator(device="cpu", threads=1)
+
+
+@pytest.fixture(scope="module")
+def ct():
+    import pydicom
+
+    return pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm", download=False)).pixel_array
+
+
+def test_shipped_model_loads_on_cpu(gen):
+    assert default_model_path().is_file()
+    assert gen.providers[0] == "CPUExecutionProvider" and gen.device == "cpu"
+    assert len(gen.sha256) == 64
+    assert (gen.noise_planes, gen.key_planes) == (2, 4)
+    info = kedi_edge.runtime_info()
+    assert info["execution_provider"] == "CPUExecutionProvider"
+    assert "CPUExecutionProvider" in info["providers_available"]
+
+
+def test_import_does_not_load_onnxruntime():
+    code = "import sys, kedi_edge; assert 'onnxruntime' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_same_seed_same_key_and_seed_matters(gen, ct):
+    a = gen.generate(ct.shape, np.uint8, ct, seed=b"s" * 32)
+    b = gen.generate(ct.shape, np.uint8, ct, seed=b"s" * 32)
+    c = gen.generate(ct.shape, np.uint8, ct, seed=b"t" * 32)
+    assert a.shape == ct.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).mean() > 0.98
+
+
+def test_same_key_across_thread_counts(gen, ct):
+    other = KeyGenerator(device="cpu", threads=2)
+    np.testing.assert_array_equal(gen.generate(ct.shape, np.uint8, ct, seed=5),
+                                  other.generate(ct.shape, np.uint8, ct, seed=5))
+
+
+def test_key_depends_on_image(gen, ct):
+    a = gen.generate(ct.shape, np.uint8, ct, seed=9, raw=True)
+    b = gen.generate(ct.shape, np.uint8, np.flipud(ct).copy(), seed=9, raw=True)
+    assert (a != b).mean() > 0.9
+
+
+def test_default_seed_is_fresh(gen):
+    a, b = gen.generate((32, 32)), gen.generate((32, 32))
+    assert (a != b).mean() > 0.9
+
+
+def test_key_is_raw_plus_pad_mod_256(gen, ct):
+    key = gen.generate(ct.shape, np.uint8, ct, seed=3)
+    raw = gen.generate(ct.shape, np.uint8, ct, seed=3, raw=True)
+    assert (key != raw).mean() > 0.98  # the pad changes almost every byte
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint32, np.int32, np.int8])
+def test_wider_keys_are_byte_planes(gen, ct, dtype):
+    k8 = gen.generate(ct.shape, np.uint8, ct, seed=11)
+    k = gen.generate(ct.shape, dtype, ct, seed=11)
+    assert k.dtype == np.dtype(dtype) and k.shape == ct.shape
+    low = k.view(f"u{k.dtype.itemsize}") & 0xFF
+    np.testing.assert_array_equal(low.astype(np.uint8), k8)  # byte 0 is plane 0
+    if k.dtype.itemsize > 1:
+        high = (k.view(f"u{k.dtype.itemsize}") >> 8) & 0xFF
+        assert (high.astype(np.uint8) != k8).mean() > 0.98
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (37, 1), (3, 5), (127, 200), (2, 3, 17, 18)])
+def test_any_size_pads_and_crops(gen, shape):
+    image = np.random.default_rng(0).integers(0, 4096, shape, dtype=np.uint16)
+    k = gen.generate(shape, np.uint16, image, seed=1)
+    assert k.shape == shape and k.dtype == np.uint16
+    np.testing.assert_array_equal(k, gen.generate(shape, np.uint16, image, seed=1))
+
+
+def test_planes_get_their_own_keys(gen):
+    k = gen.generate((3, 64, 64), np.uint8, seed=2)
+    assert (k[0] != k[1]).mean() > 0.98 and (k[1] != k[2]).mean() > 0.98
+
+
+def test_key_statistics_256(gen, ct):
+    big = np.kron(ct, np.ones((2, 2), ct.dtype))  # 256x256 real CT
+    keys = [gen.generate(big.shape, np.uint8, big, seed=s) for s in (21, 22)]
+    for k in keys:
+        assert metrics.entropy(k) > 7.99
+        assert max(abs(v) for v in metrics.adjacent_correlation(k).values()) < 0.02
+    t = metrics.npcr_uaci_test(keys[0], keys[1], alpha=0.001)
+    assert t["npcr_pass"] and t["uaci_pass"], t
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"shape": (8, 8), "dtype": np.float32}, "dtype"),
+        ({"shape": (8, 8), "dtype": np.uint64}, "dtype"),
+        ({"shape": (8, 8), "dtype": "nonsense"}, "dtype"),
+        ({"shape": (0, 8)}, "shape"),
+        ({"shape": (8,)}, "shape"),
+        ({"shape": "ab"}, "shape"),
+        ({"shape": (8, 8), "image": np.zeros((8, 9))}, "image"),
+        ({"shape": (8, 8), "image": np.zeros((8, 8), dtype=object)}, "image"),
+        ({"shape": (8, 8), "seed": b"short"}, "seed"),
+        ({"shape": (8, 8), "seed": -1}, "seed"),
+        ({"shape": (8, 8), "seed": 1.5}, "seed"),
+    ],
+)
+def test_bad_requests(gen, kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        gen.generate(**kwargs)
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelError, match="missing.onnx"):
+        KeyGenerator(tmp_path / "missing.onnx", device="cpu")
+
+
+def test_corrupt_model(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(default_model_path().read_bytes()[:5000])
+    with pytest.raises(ModelError, match="bad.onnx"):
+        KeyGenerator(bad, device="cpu")
+
+
+def test_model_with_wrong_inputs(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    path = tmp_path / "identity.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
+    onnx.save(model, path)
+    with pytest.raises(ModelError, match="expected inputs"):
+        KeyGenerator(path, device="cpu")
+
+
+def test_bad_device_and_threads():
+    with pytest.raises(InvalidInputError, match="device"):
+        KeyGenerator(device="tpu")
+    with pytest.raises(InvalidInputError, match="threads"):
+        KeyGenerator(device="cpu", threads=0)
+
+
+@pytest.mark.skipif(_cuda_driver_present(), reason="this machine has a CUDA driver")
+def test_cuda_without_gpu_is_a_clear_error():
+    with pytest.raises(ProviderError, match="cuda"):
+        KeyGenerator(device="cuda")
+
+
+def test_auto_reports_what_it_got():
+    g = KeyGenerator(device="auto")
+    assert g.device in ("cpu", "cuda")
+    assert kedi_edge.runtime_info()["execution_provider"] == g.providers[0]

@@ -4,7 +4,7 @@ PYTHON ?= python3
 .PHONY: install test demo bench
 
 install:
-	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test]'
+	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test,train]'
 
 test: install
 	$(PYTHON) -m pytest
@@ -14,3 +14,4 @@ demo: install
 
 bench: install
 	$(PYTHON) benchmarks/bench_zigzag_xor.py
+	$(PYTHON) benchmarks/bench_keygen.py

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent.resolve()
 
@@ -53,4 +54,19 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", ".", *build_args], cwd=build_dir, check=True)
 
 
-setup(ext_modules=[CMakeExtension("kedi_edge._native")], cmdclass={"build_ext": CMakeBuild})
+class BuildPyWithModels(build_py):
+    """Also copies the shipped generator (models/*.onnx and its card) into the package."""
+
+    def run(self) -> None:
+        super().run()
+        dest = Path(self.build_lib) / "kedi_edge" / "models"
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in sorted((ROOT / "models").glob("zzgan_generator.*")):
+            if f.suffix in (".onnx", ".json"):
+                self.copy_file(str(f), str(dest / f.name))
+
+
+setup(
+    ext_modules=[CMakeExtension("kedi_edge._native")],
+    cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithModels},
+)

@@ -14,3 +14,4 @@ def test_demo_round_trips_bundled_images():
         assert name in out
     assert out.count("bit-exact True") == 15 and "bit-exact False" not in out
     assert out.count("recovers the key: True") == 5
+    assert out.count("ZZ-GAN key") == 5 and "ZZ-GAN on CPUExecutionProvider" in out

@@ -1,7 +1,7 @@
 """Multiply-accumulates of an ONNX graph at a given input size.
 
-Runs the graph once in ONNX Runtime (CPU) with every Conv, Gemm and MatMul tensor
-exposed as an output, to get their concrete shapes (the exporter's reshapes defeat
+Runs the graph once in ONNX Runtime (CPU) with the tensors of every Conv, Gemm and
+MatMul exposed as outputs, to get their concrete shapes (the exporter's reshapes defeat
 ONNX's static shape inference), then counts Conv as output elements x input channels
 per group x kernel area, and Gemm/MatMul as output elements x inner dimension.
 Element-wise operations are not counted.
@@ -24,7 +24,11 @@ def count_macs(model: onnx.ModelProto, input_shapes: dict[str, list[int]]) -> in
     nodes = [n for n in m.graph.node if n.op_type in _OPS]
     wanted = []
     for n in nodes:
-        wanted += [n.output[0]] + ([n.input[0]] if n.op_type != "Conv" else [])
+        wanted.append(n.output[0])
+        if n.op_type != "Conv":
+            wanted.append(n.input[0])
+        elif n.input[1] not in weights:  # a weight computed in the graph (e.g. rearranged)
+            wanted.append(n.input[1])
     known = {o.name for o in m.graph.output}
     for name in dict.fromkeys(wanted):
         if name not in known:
@@ -37,7 +41,7 @@ def count_macs(model: onnx.ModelProto, input_shapes: dict[str, list[int]]) -> in
     for n in nodes:
         n_out = int(np.prod(shapes[n.output[0]]))
         if n.op_type == "Conv":
-            w = weights[n.input[1]]  # (Cout, Cin/group, kh, kw)
+            w = weights.get(n.input[1]) or list(shapes[n.input[1]])  # (Cout, Cin/group, kh, kw)
             macs += n_out * w[1] * w[2] * w[3]
         else:
             macs += n_out * shapes[n.input[0]][-1]

@@ -59,10 +59,23 @@ class Generator(nn.Module):
         with torch.no_grad():  # start with outputs spanning several wraps, not one smooth ramp
             self.head2.weight.mul_(head_gain)
 
+    def _stem(self, full: torch.Tensor) -> torch.Tensor:
+        """``stem(pixel_unshuffle(full, 4))`` computed as one 12x12 convolution of stride 4.
+
+        Unshuffled channel c*16 + 4*by + bx at low-res offset dy is full-res row offset
+        4*dy + by (and likewise for columns), so the 3x3 stem over unshuffled channels
+        is exactly a 12x12 stride-4 convolution with padding 4 over the full-res input,
+        and no full-resolution transpose is needed.
+        """
+        w = self.stem.weight  # (O, C*16, 3, 3)
+        o, c = w.shape[0], w.shape[1] // (STRIDE * STRIDE)
+        w = w.reshape(o, c, STRIDE, STRIDE, 3, 3).permute(0, 1, 4, 2, 5, 3)
+        w = w.reshape(o, c, 3 * STRIDE, 3 * STRIDE)
+        return F.conv2d(full, w, self.stem.bias, stride=STRIDE, padding=STRIDE)
+
     def forward(self, image: torch.Tensor, noise: torch.Tensor, pad: torch.Tensor):
         full = torch.cat([image, noise], dim=1)
-        h = F.pixel_unshuffle(full, STRIDE)
-        h = F.leaky_relu(self.stem(h), 0.2)
+        h = F.leaky_relu(self._stem(full), 0.2)
         h = h + F.leaky_relu(self.body1(h), 0.2)
         # A per-image vector from the whole image, so every key pixel depends on all of it.
         g = self.context(h.mean(dim=(2, 3)))

@@ -1,13 +1,15 @@
 """Zigzag + XOR throughput against memcpy and the numpy two-pass reference.
 
-    python benchmarks/bench_zigzag_xor.py [--paths all] [--json FILE]
+    python benchmarks/bench_zigzag_xor.py [--paths all] [--threads 1,2] [--json FILE]
 
 For 512x512 and 4096x4096 uint16 images it prints the median time per call and the
 throughput in GB/s of image bytes (one image's nbytes per call) of: memcpy
 (np.copyto), the numpy two-pass reference (fancy index with a cached order, then
 bitwise_xor into out), native zigzag_xor and xor_unzigzag for each pattern, and native
-xor_into; then the ratios native/numpy (speed-up) and native/memcpy (fraction of copy
-bandwidth). Every figure comes from the same run, so the ratios hold on a noisy machine.
+xor_into, each on 1 thread and on the threads the runtime uses by default (path
+"avx2 x2" = AVX2 on 2 threads); then the ratios native/numpy (speed-up) and
+native/memcpy (fraction of single-thread copy bandwidth). Every figure comes from the
+same run, so the ratios hold on a noisy machine.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def median_seconds(fn, nbytes: int) -> float:
     return float(np.median(times))
 
 
-def bench_shape(shape, paths) -> list[dict]:
+def bench_shape(shape, paths, thread_counts) -> list[dict]:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 2**16, size=shape, dtype=np.uint16)
     key = rng.integers(0, 2**16, size=shape, dtype=np.uint16)
@@ -59,16 +61,21 @@ def bench_shape(shape, paths) -> list[dict]:
         order = kedi_edge.zigzag_order(*shape, pattern)
         add(f"numpy two-pass {pattern}",
             lambda: np.bitwise_xor(image.ravel()[order], flat_key, out=flat_out))
-    active = _native.simd_info()["active"]
+    active, threads0 = _native.simd_info()["active"], _native.simd_info()["threads"]
     try:
         for path in paths:
             _native._set_simd(path)
-            for pattern in kedi_edge.PATTERNS:
-                add(f"zigzag_xor {pattern}", lambda: kedi_edge.zigzag_xor(image, key, pattern, out), path)
-                add(f"xor_unzigzag {pattern}", lambda: kedi_edge.xor_unzigzag(image, key, pattern, out), path)
-            add("xor_into", lambda: kedi_edge.xor_into(image, key, out), path)
+            for n in thread_counts:
+                _native._set_threads(n)
+                label = path if n == 1 else f"{path} x{n}"
+                for pattern in kedi_edge.PATTERNS:
+                    add(f"zigzag_xor {pattern}", lambda: kedi_edge.zigzag_xor(image, key, pattern, out), label)
+                    add(f"xor_unzigzag {pattern}",
+                        lambda: kedi_edge.xor_unzigzag(image, key, pattern, out), label)
+                add("xor_into", lambda: kedi_edge.xor_into(image, key, out), label)
     finally:
         _native._set_simd(active)
+        _native._set_threads(threads0)
 
     memcpy = rows[0]["seconds"]
     numpy_by_pattern = {r["op"].split()[-1]: r["seconds"] for r in rows if r["op"].startswith("numpy")}
@@ -84,6 +91,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paths", default="active",
                         help="SIMD paths to run: 'active' (default), 'all', or a comma list")
+    parser.add_argument("--threads", default=None,
+                        help="comma list of thread counts (default: 1 and the runtime's default)")
     parser.add_argument("--json", help="also write every figure to this file")
     args = parser.parse_args()
     info = kedi_edge.runtime_info()
@@ -93,26 +102,29 @@ def main() -> None:
         paths = info["simd_supported"]
     else:
         paths = args.paths.split(",")
+    threads = ([int(t) for t in args.threads.split(",")] if args.threads
+               else sorted({1, info["threads"]}))
     print(f"kedi_edge {info['version']}, numpy {np.__version__}, {platform.machine()}, "
-          f"SIMD supported {info['simd_supported']}, active {info['simd']}")
+          f"SIMD supported {info['simd_supported']}, active {info['simd']}, "
+          f"default threads {info['threads']}")
     print("GB/s = image bytes per second; x numpy = speed-up over the numpy two-pass for the "
           "same pattern; x memcpy = fraction of np.copyto bandwidth\n")
     all_rows = []
     for shape in SHAPES:
-        rows = bench_shape(shape, paths)
+        rows = bench_shape(shape, paths, threads)
         all_rows += rows
-        print(f"{'shape':>9}  {'operation':<26} {'path':<7} {'median':>10} {'GB/s':>7} "
+        print(f"{'shape':>9}  {'operation':<26} {'path':<9} {'median':>10} {'GB/s':>7} "
               f"{'x numpy':>8} {'x memcpy':>9}")
         for r in rows:
             vs_numpy = f"{r['vs_numpy']:.1f}" if "vs_numpy" in r else ""
-            print(f"{r['shape']:>9}  {r['op']:<26} {r['path']:<7} {r['seconds'] * 1e6:8.1f}us "
+            print(f"{r['shape']:>9}  {r['op']:<26} {r['path']:<9} {r['seconds'] * 1e6:8.1f}us "
                   f"{r['gb_per_s']:7.2f} {vs_numpy:>8} {r['vs_memcpy']:9.2f}")
         print()
     fused = [r for r in all_rows if r["shape"] == "512x512" and r["op"].startswith("zigzag_xor")
-             and r["path"] == info["simd"]]
+             and r["path"].split()[0] == info["simd"]]
     for r in fused:
         ok = r["vs_numpy"] >= TARGET_SPEEDUP and r["vs_memcpy"] >= TARGET_MEMCPY
-        print(f"target 512x512 {r['op']}: {r['vs_numpy']:.1f}x numpy (>= {TARGET_SPEEDUP}), "
+        print(f"target 512x512 {r['op']} ({r['path']}): {r['vs_numpy']:.1f}x numpy (>= {TARGET_SPEEDUP}), "
               f"{r['vs_memcpy']:.2f}x memcpy (>= {TARGET_MEMCPY}): {'met' if ok else 'NOT met'}")
     if args.json:
         with open(args.json, "w") as f:

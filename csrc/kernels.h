@@ -21,8 +21,11 @@ struct Plane {
 using XorFn = void (*)(const uint8_t* a, const uint8_t* b, uint8_t* dst, size_t n);
 
 // Forward: dst[p] = src[order[p]] ^ key[p].  Inverse: dst[order[p]] = src[p] ^ key[p].
-// key may be null (plain reordering). dst must not overlap src or key.
-using PermuteFn = void (*)(const void* src, const void* key, void* dst, const Plane& plane);
+// key may be null (plain reordering). dst must not overlap src or key. The plane's
+// work is cut into `parts` disjoint shares; a call does share `part` (0 <= part <
+// parts), so the shares can run on different threads at once.
+using PermuteFn = void (*)(const void* src, const void* key, void* dst, const Plane& plane,
+                           size_t part, size_t parts);
 
 struct KernelTable {
   const char* name;

@@ -12,11 +12,17 @@
 
 #include "dispatch.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace py = pybind11;
 
 namespace kedi {
 namespace {
+
+// Work below this many bytes stays on the calling thread: waking a worker costs more.
+constexpr size_t kParallelMinBytes = size_t(1) << 18;
+
+size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 constexpr const char* kPlaneDtypes = "uint8, int8, uint16, int16, uint32 or int32";
 
@@ -171,8 +177,20 @@ py::array permute_entry(const char* fn, const char* src_name, const py::object& 
     std::vector<int64_t> off;
     if (pattern == kDiagonal) off = diagonal_offsets(h, w);
     const Plane plane{h, w, off.data()};
-    for (size_t p = 0; p < planes; ++p) {
-      kernel(s + p * plane_bytes, k ? k + p * plane_bytes : nullptr, d + p * plane_bytes, plane);
+    // Large planes are cut into four shares per thread (claimed dynamically, so uneven
+    // shares even out); stacks of small planes are spread a plane at a time; small work
+    // stays on this thread.
+    const size_t threads = planes * plane_bytes >= kParallelMinBytes ? max_threads() : 1;
+    const size_t parts = threads > 1 && plane_bytes >= kParallelMinBytes ? threads * 4 : 1;
+    const auto unit = [&](size_t u) {
+      const size_t p = u / parts;
+      kernel(s + p * plane_bytes, k ? k + p * plane_bytes : nullptr, d + p * plane_bytes, plane,
+             u % parts, parts);
+    };
+    if (threads > 1) {
+      parallel_for(planes * parts, unit);
+    } else {
+      for (size_t u = 0; u < planes * parts; ++u) unit(u);
     }
   }
   return out;
@@ -212,7 +230,18 @@ py::array xor_into(const py::object& a_obj, const py::object& b_obj, const py::o
       b_copy.assign(pb, pb + n);
       pb = b_copy.data();
     }
-    kernel(pa, pb, po, n);
+    const size_t threads = n >= kParallelMinBytes ? max_threads() : 1;
+    if (threads > 1) {
+      // Shares of whole 64-byte lines, so no two threads write one cache line.
+      const size_t lines = (n + 63) / 64;
+      parallel_for(threads, [&](size_t t) {
+        const size_t begin = min_size(lines * t / threads * 64, n);
+        const size_t end = min_size(lines * (t + 1) / threads * 64, n);
+        kernel(pa + begin, pb + begin, po + begin, end - begin);
+      });
+    } else {
+      kernel(pa, pb, po, n);
+    }
   }
   return out;
 }
@@ -262,6 +291,8 @@ py::dict simd_info() {
   info["supported"] = s.supported;
   info["disabled"] = s.disabled;
   info["unknown"] = s.unknown;
+  info["threads"] = max_threads();
+  info["bad_threads"] = std::string(bad_thread_setting());
 #if defined(__VERSION__)
   info["compiler"] = __VERSION__;
 #endif
@@ -319,4 +350,11 @@ PYBIND11_MODULE(_native, m) {
         }
       },
       py::arg("name"), "Testing hook: switch the active SIMD path for this process.");
+  m.def(
+      "_set_threads",
+      [](py::ssize_t n) {
+        if (n < 1) throw py::value_error("_set_threads: n must be at least 1");
+        set_max_threads(static_cast<size_t>(n));
+      },
+      py::arg("n"), "Threads the kernels may use in this process (1 = the calling thread only).");
 }

@@ -19,6 +19,8 @@ def runtime_info() -> dict[str, Any]:
     ``simd`` is the active path (``avx2``, ``sse2`` or ``scalar``), ``simd_supported``
     the paths this CPU and build can run, ``simd_disabled`` those switched off through
     the ``KEDI_DISABLE_SIMD`` environment variable (comma-separated names, or ``all``).
+    ``threads`` is how many threads the kernels may use on work of 256 KiB or more
+    (``KEDI_NUM_THREADS``, default the CPU count capped at 4).
     ``providers_available`` is what ONNX Runtime offers; ``execution_provider`` the
     provider the most recent :class:`~kedi_edge.KeyGenerator` actually runs on (None
     before one is made).
@@ -38,6 +40,7 @@ def runtime_info() -> dict[str, Any]:
         "simd": simd["active"],
         "simd_supported": list(simd["supported"]),
         "simd_disabled": list(simd["disabled"]),
+        "threads": simd["threads"],
         "compiler": simd.get("compiler", "unknown"),
         "numpy": np.__version__,
         "onnxruntime": ort_version,
@@ -47,7 +50,15 @@ def runtime_info() -> dict[str, Any]:
 
 
 def _warn_unknown_simd_names() -> None:
-    unknown = _native.simd_info()["unknown"]
+    info = _native.simd_info()
+    if info["bad_threads"]:
+        warnings.warn(
+            f"KEDI_NUM_THREADS: ignored {info['bad_threads']!r}; expected a positive integer "
+            f"(using {info['threads']})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    unknown = info["unknown"]
     if unknown:
         warnings.warn(
             f"KEDI_DISABLE_SIMD: ignored unknown path name(s) {', '.join(map(repr, unknown))}; "

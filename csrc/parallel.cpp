@@ -1,0 +1,180 @@
+// Persistent worker threads that spin briefly between jobs, then sleep. Workers are
+// detached; after fork() the child starts a fresh pool (the parent's workers do not
+// exist there).
+#include "parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#define KEDI_PAUSE() _mm_pause()
+#else
+#define KEDI_PAUSE() std::this_thread::yield()
+#endif
+
+namespace kedi {
+namespace {
+
+// How long an idle worker spins before it sleeps: back-to-back kernel calls (a series
+// of images) then find it awake, while an idle process burns no CPU.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+struct Pool {
+  std::mutex call;  // one job at a time
+  std::mutex m;
+  std::condition_variable wake;
+  std::atomic<uint64_t> gen{0};     // bumped when a job is published
+  std::atomic<size_t> next{0};      // next unit to claim
+  std::atomic<size_t> pending{0};   // units not yet finished
+  std::atomic<int> inside{0};       // workers looking at the current job
+  long slots = 0;                   // workers that may still join the current job (under m)
+  size_t n = 0;
+  const std::function<void(size_t)>* fn = nullptr;
+  size_t workers = 0;
+
+  // Claims and runs units of the job whose unit count and function are given. A worker
+  // passes the snapshot it took under `m`, so it never mixes two jobs' fields.
+  void run_units(size_t count, const std::function<void(size_t)>* f) {
+    for (size_t i; (i = next.fetch_add(1)) < count;) {
+      (*f)(i);
+      pending.fetch_sub(1, std::memory_order_release);
+    }
+  }
+};
+
+std::atomic<Pool*> g_pool{nullptr};
+std::mutex g_pool_init;
+std::atomic<size_t> g_threads{0};
+std::string g_bad_setting;
+
+void worker(Pool* p) {
+  uint64_t seen = 0;
+  for (;;) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (unsigned i = 1; p->gen.load(std::memory_order_acquire) == seen; ++i) {
+      KEDI_PAUSE();
+      if ((i & 255) == 0 && std::chrono::steady_clock::now() - t0 > kSpin) {
+        std::unique_lock<std::mutex> lk(p->m);
+        p->wake.wait(lk, [&] { return p->gen.load() != seen; });
+      }
+    }
+    // Snapshot the job under the lock the caller publishes under; `inside` then keeps
+    // the caller from publishing the next job until this worker has left.
+    size_t count = 0;
+    const std::function<void(size_t)>* f = nullptr;
+    bool join = false;
+    {
+      std::lock_guard<std::mutex> lk(p->m);
+      seen = p->gen.load();
+      count = p->n;
+      f = p->fn;
+      join = p->slots > 0;
+      if (join) {
+        --p->slots;
+        p->inside.fetch_add(1);
+      }
+    }
+    if (join) {
+      p->run_units(count, f);
+      p->inside.fetch_sub(1);
+    }
+  }
+}
+
+void forget_pool_in_child() { g_pool.store(nullptr); }
+
+Pool* pool_with(size_t workers) {
+  Pool* p = g_pool.load();
+  if (p && p->workers >= workers) return p;
+  std::lock_guard<std::mutex> lk(g_pool_init);
+  p = g_pool.load();
+  if (p && p->workers >= workers) return p;
+#if defined(__unix__) || defined(__APPLE__)
+  static const bool registered = pthread_atfork(nullptr, nullptr, forget_pool_in_child) == 0;
+  (void)registered;
+#endif
+  // A pool is never freed: its detached workers keep a pointer to it. A bigger one
+  // replaces it only if set_max_threads raised the count; the old workers then sleep.
+  auto* fresh = new Pool();
+  fresh->workers = workers;
+  for (size_t i = 0; i < workers; ++i) std::thread(worker, fresh).detach();
+  g_pool.store(fresh);
+  return fresh;
+}
+
+size_t default_threads() {
+  if (const char* env = std::getenv("KEDI_NUM_THREADS")) {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1) return static_cast<size_t>(std::min(v, 256L));
+    g_bad_setting = env;
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return std::clamp<size_t>(hw ? hw : 1, 1, 4);
+}
+
+}  // namespace
+
+size_t max_threads() {
+  size_t t = g_threads.load();
+  if (t == 0) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+      size_t expected = 0;
+      g_threads.compare_exchange_strong(expected, default_threads());
+    });
+    t = g_threads.load();
+  }
+  return t;
+}
+
+void set_max_threads(size_t n) { g_threads.store(std::max<size_t>(n, 1)); }
+
+const char* bad_thread_setting() {
+  max_threads();
+  return g_bad_setting.c_str();
+}
+
+void parallel_for(size_t n, const std::function<void(size_t)>& fn) {
+  const size_t threads = std::min(max_threads(), n);
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  Pool* p = pool_with(threads - 1);
+  std::unique_lock<std::mutex> busy(p->call, std::try_to_lock);
+  if (!busy.owns_lock()) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  {
+    // Publish under `m`, once no worker is still claiming units of the previous job.
+    std::unique_lock<std::mutex> lk(p->m);
+    while (p->inside.load() != 0) {
+      lk.unlock();
+      KEDI_PAUSE();
+      lk.lock();
+    }
+    p->fn = &fn;
+    p->n = n;
+    p->next.store(0);
+    p->pending.store(n);
+    p->slots = static_cast<long>(threads - 1);
+    p->gen.fetch_add(1);
+  }
+  p->wake.notify_all();
+  p->run_units(n, &fn);
+  while (p->pending.load(std::memory_order_acquire) != 0) KEDI_PAUSE();
+}
+
+}  // namespace kedi

@@ -1,0 +1,111 @@
+"""Kernels split over threads: same bytes as the numpy reference, safe under concurrency and fork."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from conftest import simd_path
+
+import kedi_edge
+from kedi_edge import _native, reference
+
+# Each at least 256 KiB, the size from which the kernels use threads; odd sides leave
+# edges that no whole tile covers.
+SHAPES = [((512, 520), np.uint8), ((300, 437), np.uint16), ((257, 263), np.uint32),
+          ((517, 263), np.int16), ((4, 200, 200), np.uint16), ((9, 8, 2000), np.uint16)]
+
+
+@pytest.fixture
+def threads():
+    before = _native.simd_info()["threads"]
+    yield _native._set_threads
+    _native._set_threads(before)
+
+
+def _pair(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    return (rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True),
+            rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True))
+
+
+@pytest.mark.parametrize("n_threads", [2, 3, 7])
+@pytest.mark.parametrize("shape, dtype", SHAPES)
+def test_threaded_kernels_match_reference(threads, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    image, key = _pair(shape, dtype, 1)
+    with simd_path(simd_level):
+        for pattern in kedi_edge.PATTERNS:
+            cipher = kedi_edge.zigzag_xor(image, key, pattern)
+            np.testing.assert_array_equal(cipher, reference.zigzag_xor(image, key, pattern))
+            np.testing.assert_array_equal(kedi_edge.xor_unzigzag(cipher, key, pattern), image)
+            np.testing.assert_array_equal(kedi_edge.zigzag(image, pattern), reference.zigzag(image, pattern))
+        out = np.empty_like(image)
+        kedi_edge.xor_into(image, key, out)
+        np.testing.assert_array_equal(out, image ^ key)
+
+
+def test_odd_byte_counts_split_by_line(threads):
+    threads(3)
+    a, b = _pair((262144 + 77,), np.uint8, 2)
+    out = np.empty_like(a)
+    kedi_edge.xor_into(a, b, out)
+    np.testing.assert_array_equal(out, a ^ b)
+
+
+def test_concurrent_python_threads(threads):
+    threads(2)
+    image, key = _pair((600, 600), np.uint16, 3)
+    expected = {p: reference.zigzag_xor(image, key, p) for p in kedi_edge.PATTERNS}
+    errors = []
+
+    def work(pattern):
+        try:
+            for _ in range(20):
+                np.testing.assert_array_equal(kedi_edge.zigzag_xor(image, key, pattern), expected[pattern])
+        except AssertionError as e:  # reported in the main thread
+            errors.append(e)
+
+    workers = [threading.Thread(target=work, args=(p,)) for p in kedi_edge.PATTERNS * 2]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert not errors
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threaded_kernels_work_after_fork():
+    code = (
+        "import os, numpy as np, kedi_edge\n"
+        "from kedi_edge import _native, reference\n"
+        "_native._set_threads(2)\n"
+        "x = np.arange(512 * 512, dtype=np.uint16).reshape(512, 512); k = x[::-1].copy()\n"
+        "kedi_edge.zigzag_xor(x, k, 'vertical')\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    ok = np.array_equal(kedi_edge.zigzag_xor(x, k, 'diagonal'), reference.zigzag_xor(x, k, 'diagonal'))\n"
+        "    os._exit(0 if ok else 1)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "assert os.waitstatus_to_exitcode(status) == 0\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_thread_count_from_environment():
+    code = "import kedi_edge; print(kedi_edge.runtime_info()['threads'])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "KEDI_NUM_THREADS": "3"})
+    assert r.stdout.strip() == "3", r.stderr
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "KEDI_NUM_THREADS": "many"})
+    assert r.returncode != 0 and "KEDI_NUM_THREADS" in r.stderr and "many" in r.stderr
+
+
+def test_set_threads_rejects_zero():
+    with pytest.raises(ValueError, match="at least 1"):
+        _native._set_threads(0)

@@ -8,21 +8,38 @@ signature in :mod:`kedi_edge.reference`. Importing kedi_edge never imports torch
 """
 
 from ._version import __version__
-from .exceptions import InvalidInputError, KediError, ModelError, ProviderError
+from .exceptions import (
+    AuthenticationError,
+    InvalidInputError,
+    KediError,
+    KeyNotFoundError,
+    KeyStoreError,
+    ModelError,
+    ProviderError,
+)
 from .keygen import KeyGenerator
+from .keystore import KeyStore
+from .envelope import Key, open, seal  # noqa: A004 (kedi_edge.open opens a sealed container)
 from .runtime import _warn_unknown_simd_names, runtime_info
 from .xor import xor_into
 from .zigzag import PATTERNS, unzigzag, xor_unzigzag, zigzag, zigzag_order, zigzag_xor
 
 __all__ = [
     "PATTERNS",
+    "AuthenticationError",
     "InvalidInputError",
     "KediError",
+    "Key",
     "KeyGenerator",
+    "KeyNotFoundError",
+    "KeyStore",
+    "KeyStoreError",
     "ModelError",
     "ProviderError",
     "__version__",
+    "open",
     "runtime_info",
+    "seal",
     "unzigzag",
     "xor_into",
     "xor_unzigzag",

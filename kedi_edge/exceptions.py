@@ -5,7 +5,15 @@ Misuse of the array building blocks (wrong dtype, shape or layout) raises the bu
 :class:`KediError` subclass.
 """
 
-__all__ = ["InvalidInputError", "KediError", "ModelError", "ProviderError"]
+__all__ = [
+    "AuthenticationError",
+    "InvalidInputError",
+    "KediError",
+    "KeyNotFoundError",
+    "KeyStoreError",
+    "ModelError",
+    "ProviderError",
+]
 
 
 class KediError(Exception):
@@ -22,3 +30,18 @@ class ModelError(KediError):
 
 class ProviderError(KediError):
     """The requested ONNX Runtime execution provider is not available or not active."""
+
+
+class AuthenticationError(KediError):
+    """Sealed data failed authentication: wrong key, or modified, truncated or not sealed.
+
+    Like Fernet's ``InvalidToken`` it says no more than that; nothing is decrypted.
+    """
+
+
+class KeyNotFoundError(AuthenticationError):
+    """The key a sealed image names is not in the key store."""
+
+
+class KeyStoreError(KediError):
+    """A key store or KEK that cannot be used (missing, unreadable, too open, wrong KEK)."""

@@ -103,6 +103,9 @@ class KeyGenerator:
             # The NCHWc layout pass (ENABLE_ALL) slows this thin network by about 15% on
             # CPUs (measured by benchmarks/bench_keygen.py); the graph fusions stay on.
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        # ONNX Runtime's workers otherwise spin after each run, stealing the cores the
+        # sealing kernels and AES-GCM run on next.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             if int(threads) < 1:
                 raise InvalidInputError(f"threads: expected >= 1, got {threads}")

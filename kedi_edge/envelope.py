@@ -1,0 +1,244 @@
+"""Sealed images: the paper's zigzag + XOR layer inside AES-256-GCM.
+
+One sealed unit (an array, or one frame of a DICOM image):
+
+    header   canonical JSON (sorted keys, no spaces), UTF-8
+    prefix   MAGIC b"KEDI" | version (1 byte) | len(header) (u32 LE) | header
+    nonce    12 fresh random bytes
+    ikm      SHA-256(key image bytes), computed once per key
+    okm      HKDF-SHA256(ikm, salt=nonce, info=INFO + prefix), 33 bytes
+    data key okm[0:32];  pattern = PATTERNS[okm[32] % 3]
+    body     zigzag_xor(pixels, key array, pattern)         (native fused kernel)
+    sealed   AES-256-GCM(data key, nonce, body, associated data = prefix) -> ciphertext, tag
+
+A ``.kedi`` container is ``prefix | nonce | ciphertext | tag``; FORMAT.md has the
+details. The header and the nonce are authenticated (the prefix is the associated
+data, the nonce feeds both HKDF and GCM), so a changed bit anywhere makes opening fail
+with :class:`AuthenticationError` and no pixels are returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import threading
+from collections import OrderedDict
+from hashlib import sha256
+from typing import Any, Protocol
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .exceptions import AuthenticationError, InvalidInputError
+from .zigzag import PATTERNS, xor_unzigzag, zigzag_xor
+
+__all__ = ["FORMAT", "Key", "KeySource", "open", "peek_header", "seal", "unseal"]
+
+MAGIC = b"KEDI"
+VERSION = 1
+FORMAT = "kedi/1"
+INFO = b"kedi-edge/seal/v1\x00"
+NONCE_BYTES, TAG_BYTES = 12, 16
+_FIXED = len(MAGIC) + 1 + 4
+_DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4")
+_FAILED = "authentication failed: wrong key, or the data is not a kedi seal or was modified"
+
+
+class Key:
+    """A key image and its id. ``image``: (H, W) uint32, four key bytes per pixel.
+
+    For an array of itemsize b, 2-D plane j (planes counted over every axis but the
+    last two, channels last when ``channel_axis=-1``) uses bytes (j + i) mod 4,
+    i < b, of each key pixel (little-endian), the key image tiled to the plane's size.
+    """
+
+    def __init__(self, key_id: str, image: np.ndarray) -> None:
+        image = np.asarray(image)
+        if image.ndim != 2 or image.dtype != np.uint32 or image.size == 0:
+            raise InvalidInputError(f"key {key_id!r}: image must be a non-empty 2-D uint32 array, "
+                                    f"got {image.dtype} {image.shape}")
+        if not key_id or not isinstance(key_id, str):
+            raise InvalidInputError("key id must be a non-empty string")
+        self.key_id = key_id
+        self.image = np.ascontiguousarray(image, dtype="<u4").copy()
+        self.image.flags.writeable = False
+        self._ikm = sha256(self.image.tobytes()).digest()
+        self._arrays: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Key({self.key_id!r}, {self.image.shape[0]}x{self.image.shape[1]})"
+
+    def array_for(self, shape: tuple[int, ...], dtype: np.dtype, channel_axis: int | None) -> np.ndarray:
+        """The XOR key for an array of this shape, dtype and channel layout (cached, read-only)."""
+        dtype = np.dtype(dtype)
+        cache_key = (tuple(shape), dtype.str, channel_axis)
+        with self._lock:
+            hit = self._arrays.get(cache_key)
+            if hit is not None:
+                self._arrays.move_to_end(cache_key)
+                return hit
+        planes_shape = tuple(shape) if channel_axis is None else \
+            tuple(shape[:-3]) + (shape[-1],) + tuple(shape[-3:-1])
+        h, w = planes_shape[-2:]
+        kh, kw = self.image.shape
+        tiled = np.tile(self.image, (-(-h // kh), -(-w // kw)))[:h, :w]
+        bytes4 = tiled.view(np.uint8).reshape(h, w, 4)
+        b = dtype.itemsize
+        n_planes = int(np.prod(planes_shape[:-2], dtype=np.int64)) if len(planes_shape) > 2 else 1
+        distinct = [np.ascontiguousarray(bytes4[:, :, [(j + i) % 4 for i in range(b)]])
+                    .view(f"<u{b}").reshape(h, w).view(dtype.newbyteorder("<")).astype(dtype)
+                    for j in range(min(4, n_planes))]
+        planes = np.stack([distinct[j % 4] for j in range(n_planes)]).reshape(planes_shape)
+        arr = np.ascontiguousarray(planes if channel_axis is None else np.moveaxis(planes, -3, -1))
+        arr.flags.writeable = False
+        with self._lock:
+            self._arrays[cache_key] = arr
+            while len(self._arrays) > 8:
+                self._arrays.popitem(last=False)
+        return arr
+
+
+class KeySource(Protocol):
+    """Anything that finds a Key by id (a KeyStore)."""
+
+    def get(self, key_id: str) -> Key: ...
+
+
+def _prefix(header: dict[str, Any]) -> bytes:
+    hb = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return MAGIC + bytes([VERSION]) + struct.pack("<I", len(hb)) + hb
+
+
+def _derive(key: Key, nonce: bytes, prefix: bytes) -> tuple[bytes, str]:
+    okm = HKDF(algorithm=hashes.SHA256(), length=33, salt=nonce, info=INFO + prefix).derive(key._ikm)
+    return okm[:32], PATTERNS[okm[32] % 3]
+
+
+def _check_array(array: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    a = np.asarray(array)
+    if a.dtype.kind not in "ui" or a.dtype.itemsize > 4:
+        raise InvalidInputError(f"seal: pixels must be integers of at most 4 bytes, got {a.dtype}")
+    if channel_axis not in (None, -1):
+        raise InvalidInputError(f"seal: channel_axis must be None or -1, got {channel_axis}")
+    if a.ndim < (3 if channel_axis == -1 else 2) or a.size == 0:
+        raise InvalidInputError(f"seal: need a non-empty array of planes (..., H, W), got shape {a.shape}")
+    # Sealed bodies are little-endian whatever the machine.
+    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+
+
+def seal_parts(array: np.ndarray, key: Key, header: dict[str, Any],
+               channel_axis: int | None = None) -> tuple[bytes, bytes, bytearray]:
+    """Seal one unit; returns (prefix, nonce, ciphertext + tag). ``header`` is extended
+    with the format, key id, shape, dtype and channel layout, and authenticated."""
+    a = _check_array(array, channel_axis)
+    full = dict(header)
+    full.update(format=FORMAT, key_id=key.key_id, shape=list(a.shape), dtype=a.dtype.str,
+                channel_axis=channel_axis)
+    prefix = _prefix(full)
+    nonce = os.urandom(NONCE_BYTES)
+    data_key, pattern = _derive(key, nonce, prefix)
+    body = zigzag_xor(a, key.array_for(a.shape, a.dtype, channel_axis), pattern, channel_axis=channel_axis)
+    out = bytearray(a.nbytes + TAG_BYTES)
+    enc = Cipher(algorithms.AES(data_key), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(prefix)
+    enc.update_into(body.reshape(-1).view(np.uint8), out)
+    enc.finalize()
+    out[a.nbytes:] = enc.tag
+    return prefix, nonce, out
+
+
+def seal(array: np.ndarray, key: Key, *, channel_axis: int | None = None,
+         bits_stored: int | None = None, photometric: str | None = None,
+         lossy: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> bytes:
+    """Seal an integer image array into a ``.kedi`` container (bytes).
+
+    ``array``: (..., H, W), or (..., H, W, C) with ``channel_axis=-1``. The optional
+    fields are recorded in the authenticated header: ``bits_stored`` (default the full
+    itemsize), ``photometric`` (e.g. "MONOCHROME2", "RGB"), ``lossy`` (the lossy stages
+    applied before sealing, e.g. speckle parameters; default none) and free ``meta``.
+    """
+    a = np.asarray(array)
+    frames = int(np.prod(a.shape[: a.ndim - (3 if channel_axis == -1 else 2)], dtype=np.int64))
+    header = {"bits_stored": int(bits_stored or a.dtype.itemsize * 8), "photometric": photometric,
+              "frames": frames, "lossy": lossy or {}, "meta": meta or {}}
+    prefix, nonce, body = seal_parts(a, key, header, channel_axis)
+    return b"".join((prefix, nonce, body))
+
+
+def peek_header(blob: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """The header of a container, NOT authenticated (for finding its key); see unseal."""
+    return _parse(memoryview(blob))[1]
+
+
+def _parse(mv: memoryview) -> tuple[bytes, dict[str, Any], int]:
+    """(prefix, header, offset of the nonce); AuthenticationError on any malformation."""
+    if len(mv) < _FIXED or bytes(mv[:4]) != MAGIC or mv[4] != VERSION:
+        raise AuthenticationError(_FAILED)
+    (hlen,) = struct.unpack("<I", mv[5:9])
+    end = _FIXED + hlen
+    if end + NONCE_BYTES + TAG_BYTES > len(mv):
+        raise AuthenticationError(_FAILED)
+    try:
+        header = json.loads(bytes(mv[_FIXED:end]).decode("utf-8"))
+        shape = [int(s) for s in header["shape"]]
+        ok = (isinstance(header, dict) and header.get("format") == FORMAT
+              and isinstance(header.get("key_id"), str) and header.get("dtype") in _DTYPES
+              and header.get("channel_axis") in (None, -1) and min(shape) >= 1
+              and len(shape) >= (3 if header.get("channel_axis") == -1 else 2))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise AuthenticationError(_FAILED)
+    return bytes(mv[:end]), header, end
+
+
+def open_parts(prefix: bytes, nonce: bytes, sealed: bytes | bytearray | memoryview,
+               key: Key | KeySource) -> tuple[np.ndarray, dict[str, Any]]:
+    """Open one unit from its parts (as from seal_parts); returns (pixels, header)."""
+    blob = memoryview(b"".join((prefix, nonce, sealed)))
+    return unseal(blob, key)
+
+
+def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[np.ndarray, dict[str, Any]]:
+    """Authenticate and decrypt a container: (pixels, authenticated header).
+
+    ``key``: the Key it was sealed with, or a key source (a KeyStore) to look it up in.
+    Raises AuthenticationError (KeyNotFoundError when the store lacks its key).
+    """
+    mv = memoryview(blob).cast("B")
+    prefix, header, off = _parse(mv)
+    if isinstance(key, Key):
+        if key.key_id != header["key_id"]:
+            raise AuthenticationError(_FAILED)
+    else:
+        key = key.get(header["key_id"])
+    dtype = np.dtype(header["dtype"])
+    shape = tuple(int(s) for s in header["shape"])
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nonce = bytes(mv[off : off + NONCE_BYTES])
+    ct = mv[off + NONCE_BYTES : len(mv) - TAG_BYTES]
+    if len(ct) != nbytes:
+        raise AuthenticationError(_FAILED)
+    data_key, pattern = _derive(key, nonce, prefix)
+    dec = Cipher(algorithms.AES(data_key), modes.GCM(nonce, bytes(mv[len(mv) - TAG_BYTES :]))).decryptor()
+    dec.authenticate_additional_data(prefix)
+    body = np.empty(nbytes + 15, np.uint8)
+    dec.update_into(ct, body)
+    try:
+        dec.finalize()
+    except InvalidTag:
+        raise AuthenticationError(_FAILED) from None
+    body = body[:nbytes].view(dtype).reshape(shape)
+    channel_axis = header["channel_axis"]
+    pixels = xor_unzigzag(body, key.array_for(shape, dtype, channel_axis), pattern, channel_axis=channel_axis)
+    return pixels.astype(dtype.newbyteorder("="), copy=False), header
+
+
+def open(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> np.ndarray:  # noqa: A001
+    """The pixels of a ``.kedi`` container, bit-exact; AuthenticationError if anything is off."""
+    return unseal(blob, key)[0]

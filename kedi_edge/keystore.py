@@ -1,0 +1,297 @@
+"""The key store: ZZ-GAN key images wrapped with AES-256-GCM under a key-encryption key.
+
+A key store is a folder::
+
+    store.json            format, how the KEK is obtained (file or passphrase + scrypt
+                          parameters), and a check value that detects a wrong KEK
+    keys/<key id>.json    one entry per key: id, creation time, model sha256, shape,
+                          dtype, scope, and the key image wrapped under the KEK
+                          (AES-256-GCM, the entry's other fields as associated data)
+    scopes/<tag>          the key id made for a series or study; the tag is an HMAC of
+                          the scope's UID under the KEK, so UIDs are not stored in clear
+
+The KEK is 32 bytes from a key file (refused if group or others can read it) or
+derived with scrypt from a passphrase. Every write is atomic (temporary file in the
+same folder, fsync, rename), and a scope is claimed with an exclusive link, so
+concurrent processes never corrupt the store or make two keys for one series.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import stat
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ._fsutil import write_atomic
+from .exceptions import InvalidInputError, KeyNotFoundError, KeyStoreError
+from .envelope import Key
+
+__all__ = ["POLICIES", "KeyStore", "default_kek_file", "default_store_path"]
+
+STORE_FORMAT = "kedi-keystore/1"
+ENTRY_FORMAT = "kedi-key/1"
+POLICIES = ("image", "series", "study")
+_KEY_ID = re.compile(r"^k[0-9a-f]{24}$")
+_CHECK = b"kedi-edge key store KEK check"
+_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback)
+
+
+def default_store_path() -> Path:
+    """``KEDI_KEYS``, else ``$XDG_DATA_HOME/kedi-edge/keys`` (~/.local/share/...)."""
+    env = os.environ.get("KEDI_KEYS")
+    return Path(env) if env else _xdg("XDG_DATA_HOME", ".local/share") / "kedi-edge" / "keys"
+
+
+def default_kek_file() -> Path:
+    """``KEDI_KEK_FILE``, else ``$XDG_CONFIG_HOME/kedi-edge/kek.key`` (~/.config/...)."""
+    env = os.environ.get("KEDI_KEK_FILE")
+    return Path(env) if env else _xdg("XDG_CONFIG_HOME", ".config") / "kedi-edge" / "kek.key"
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def _unb64(s: str) -> bytes:
+    return base64.b64decode(s.encode(), validate=True)
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def read_kek_file(path: str | os.PathLike) -> bytes:
+    """The 32-byte KEK in ``path``; KeyStoreError if missing, malformed or too open."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise KeyStoreError(f"{path}: cannot read the KEK file ({e.strerror})") from e
+    if os.name == "posix" and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyStoreError(f"{path}: KEK file is accessible to group or others "
+                            f"(mode {stat.S_IMODE(st.st_mode):04o}); run chmod 600 {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise KeyStoreError(f"{path}: cannot read the KEK file ({e.strerror})") from e
+    if len(data) != 32:
+        raise KeyStoreError(f"{path}: a KEK file holds exactly 32 bytes, this one {len(data)}")
+    return data
+
+
+def create_kek_file(path: str | os.PathLike) -> bytes:
+    """Create a new random KEK file with mode 0600; refuses to replace an existing one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    kek = os.urandom(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise KeyStoreError(f"{path}: a KEK file already exists; not replacing it") from e
+    except OSError as e:
+        raise KeyStoreError(f"{path}: cannot create the KEK file ({e.strerror})") from e
+    with os.fdopen(fd, "wb") as f:
+        f.write(kek)
+        f.flush()
+        os.fsync(f.fileno())
+    return kek
+
+
+def _scrypt(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:
+    if not passphrase:
+        raise KeyStoreError("empty passphrase")
+    return Scrypt(salt=salt, length=32, **params).derive(passphrase.encode("utf-8"))
+
+
+class KeyStore:
+    """An opened key store: finds, makes and lists wrapped key images.
+
+    Open one with :meth:`open` (an existing store) or :meth:`init` (a new one).
+    """
+
+    def __init__(self, path: Path, kek: bytes, meta: dict[str, Any]) -> None:
+        self.path = path
+        self._aead = AESGCM(kek)
+        self._scope_key = hmac.new(kek, b"kedi-edge scope tags", hashlib.sha256).digest()
+        self.meta = meta
+        self._cache: dict[str, Key] = {}
+        self._lock = threading.Lock()
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | os.PathLike | None = None, *, kek_file: str | os.PathLike | None = None,
+             passphrase: str | None = None) -> KeyStore:
+        """Create a key store. The KEK comes from ``passphrase`` (scrypt) if given, else
+        from ``kek_file`` (created with mode 0600 if it does not exist)."""
+        path = Path(path) if path is not None else default_store_path()
+        if (path / "store.json").exists():
+            raise KeyStoreError(f"{path}: a key store already exists here")
+        kek_meta: dict[str, Any]
+        if passphrase is not None:
+            salt = os.urandom(16)
+            kek = _scrypt(passphrase, salt, _SCRYPT)
+            kek_meta = {"kind": "passphrase", "scrypt": {**_SCRYPT, "salt": _b64(salt)}}
+        else:
+            kf = Path(kek_file) if kek_file is not None else default_kek_file()
+            kek = read_kek_file(kf) if kf.exists() else create_kek_file(kf)
+            kek_meta = {"kind": "file"}
+        nonce = os.urandom(12)
+        meta = {"format": STORE_FORMAT, "kek": kek_meta, "check_nonce": _b64(nonce),
+                "check": _b64(AESGCM(kek).encrypt(nonce, _CHECK, STORE_FORMAT.encode()))}
+        try:
+            for sub in ("", "keys", "scopes"):
+                (path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomic(path / "store.json", json.dumps(meta, indent=1).encode(), overwrite=False,
+                         mode=0o600)
+        except FileExistsError as e:
+            raise KeyStoreError(f"{path}: a key store already exists here") from e
+        except OSError as e:
+            raise KeyStoreError(f"{path}: cannot create the key store ({e.strerror})") from e
+        return cls(path, kek, meta)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, *, kek_file: str | os.PathLike | None = None,
+             passphrase: str | None = None) -> KeyStore:
+        """Open an existing store with its KEK (the file, or the passphrase it was made with)."""
+        path = Path(path) if path is not None else default_store_path()
+        try:
+            meta = json.loads((path / "store.json").read_text())
+            if meta.get("format") != STORE_FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}")
+            kind = meta["kek"]["kind"]
+            check = _unb64(meta["check"]), _unb64(meta["check_nonce"])
+        except FileNotFoundError as e:
+            raise KeyStoreError(f"{path}: no key store here (create one with kedi-edge keys init)") from e
+        except OSError as e:
+            raise KeyStoreError(f"{path}: cannot read the key store ({e.strerror})") from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise KeyStoreError(f"{path}/store.json: not a readable key store ({e})") from e
+        if kind == "passphrase":
+            if passphrase is None:
+                raise KeyStoreError(f"{path}: this key store needs its passphrase (KEDI_PASSPHRASE)")
+            sp = meta["kek"]["scrypt"]
+            kek = _scrypt(passphrase, _unb64(sp["salt"]), {k: int(sp[k]) for k in ("n", "r", "p")})
+        else:
+            kek = read_kek_file(kek_file if kek_file is not None else default_kek_file())
+        try:
+            AESGCM(kek).decrypt(check[1], check[0], STORE_FORMAT.encode())
+        except InvalidTag as e:
+            raise KeyStoreError(f"{path}: wrong KEK for this key store") from e
+        return cls(path, kek, meta)
+
+    # -- entries ---------------------------------------------------------------
+    def _entry_path(self, key_id: str) -> Path:
+        return self.path / "keys" / f"{key_id}.json"
+
+    def get(self, key_id: str) -> Key:
+        """The key with this id; KeyNotFoundError if absent, KeyStoreError if damaged."""
+        with self._lock:
+            if key_id in self._cache:
+                return self._cache[key_id]
+        if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+            raise KeyNotFoundError(f"no key {key_id!r} in key store {self.path}")
+        path = self._entry_path(key_id)
+        try:
+            entry = json.loads(path.read_text())
+        except FileNotFoundError as e:
+            raise KeyNotFoundError(f"no key {key_id!r} in key store {self.path}") from e
+        except (OSError, ValueError) as e:
+            raise KeyStoreError(f"{path}: unreadable key store entry ({e})") from e
+        try:
+            wrapped, nonce = _unb64(entry.pop("wrapped")), _unb64(entry.pop("nonce"))
+            if entry.get("key_id") != key_id or entry.get("format") != ENTRY_FORMAT:
+                raise ValueError("id or format mismatch")
+            raw = self._aead.decrypt(nonce, wrapped, _canonical(entry))
+            h, w = (int(v) for v in entry["shape"])
+            image = np.frombuffer(raw, dtype="<u4").reshape(h, w).astype(np.uint32)
+        except (InvalidTag, ValueError, KeyError, TypeError) as e:
+            raise KeyStoreError(f"{path}: corrupt key store entry (fails authentication)") from e
+        key = Key(key_id, image)
+        with self._lock:
+            self._cache[key_id] = key
+        return key
+
+    def add(self, image: np.ndarray, *, model_sha256: str | None = None,
+            scope: dict[str, Any] | None = None) -> Key:
+        """Store a key image (uint32, 2-D) under a fresh id and return it as a Key."""
+        image = np.ascontiguousarray(image, dtype="<u4")
+        if image.ndim != 2 or image.size == 0:
+            raise InvalidInputError(f"key image must be 2-D and non-empty, got shape {image.shape}")
+        key_id = "k" + os.urandom(12).hex()
+        entry = {"format": ENTRY_FORMAT, "key_id": key_id,
+                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "model_sha256": model_sha256, "shape": list(image.shape), "dtype": "<u4",
+                 "scope": scope or {"policy": "image"}}
+        nonce = os.urandom(12)
+        wrapped = self._aead.encrypt(nonce, image.tobytes(), _canonical(entry))
+        data = json.dumps({**entry, "nonce": _b64(nonce), "wrapped": _b64(wrapped)}).encode()
+        try:
+            write_atomic(self._entry_path(key_id), data, overwrite=False, mode=0o600)
+        except OSError as e:
+            raise KeyStoreError(f"{self.path}: cannot write a key ({e.strerror or e})") from e
+        key = Key(key_id, image.astype(np.uint32))
+        with self._lock:
+            self._cache[key_id] = key
+        return key
+
+    def new_key(self, generator: Any, shape: tuple[int, int], image: np.ndarray | None = None,
+                seed: bytes | None = None, scope: dict[str, Any] | None = None) -> Key:
+        """Make a key image of ``shape`` with a KeyGenerator (for ``image`` if given) and store it."""
+        img = generator.generate(tuple(shape), np.uint32, image, seed)
+        return self.add(img, model_sha256=getattr(generator, "sha256", None), scope=scope)
+
+    def scope_tag(self, policy: str, uid: str) -> str:
+        """The store's name for a series or study: an HMAC of its UID under the KEK."""
+        return hmac.new(self._scope_key, f"{policy}:{uid}".encode(), hashlib.sha256).hexdigest()
+
+    def key_for_scope(self, policy: str, uid: str, make: Any) -> Key:
+        """The key of this series or study, made with ``make(scope) -> Key`` the first time.
+
+        Two processes racing for one scope both make a key, but only one is linked to
+        the scope; the other process uses the winner's key.
+        """
+        if policy not in ("series", "study"):
+            raise InvalidInputError(f"policy must be 'series' or 'study' here, got {policy!r}")
+        tag = self.scope_tag(policy, uid)
+        link = self.path / "scopes" / tag
+        try:
+            return self.get(link.read_text().strip())
+        except FileNotFoundError:
+            pass
+        key = make({"policy": policy, "tag": tag})
+        try:
+            write_atomic(link, key.key_id.encode(), overwrite=False, mode=0o600)
+            return key
+        except FileExistsError:
+            return self.get(link.read_text().strip())
+        except OSError as e:
+            raise KeyStoreError(f"{self.path}: cannot record the key of a {policy} ({e.strerror})") from e
+
+    def list(self) -> list[dict[str, Any]]:
+        """Metadata of every entry (no key material), oldest first."""
+        out = []
+        for p in sorted((self.path / "keys").glob("k*.json")):
+            try:
+                e = json.loads(p.read_text())
+                out.append({k: e.get(k) for k in ("key_id", "created", "model_sha256", "shape", "dtype",
+                                                     "scope")})
+            except (OSError, ValueError):
+                out.append({"key_id": p.stem, "error": "unreadable entry"})
+        return sorted(out, key=lambda e: (e.get("created") or "", e["key_id"]))

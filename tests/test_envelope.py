@@ -1,0 +1,142 @@
+"""kedi_edge.envelope: sealed containers, bit-exact round trips, tampering, the frozen vector."""
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kedi_edge
+from kedi_edge import AuthenticationError, InvalidInputError, Key
+from kedi_edge.envelope import _derive, _parse, open_parts, peek_header, seal_parts, unseal
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def make_key(key_id="k" + "ab" * 12, shape=(32, 48), seed=0):
+    rng = np.random.default_rng(seed)
+    return Key(key_id, rng.integers(0, 2**32, shape, dtype=np.uint32))
+
+
+def rand(shape, dtype, seed=1):
+    info = np.iinfo(dtype)
+    return np.random.default_rng(seed).integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32])
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (37, 101), (64, 32), (2, 40, 50)])
+def test_round_trip_bit_exact(dtype, shape):
+    key, a = make_key(), rand(shape, dtype)
+    blob = kedi_edge.seal(a, key)
+    out = kedi_edge.open(blob, key)
+    assert out.dtype == a.dtype and out.shape == a.shape
+    np.testing.assert_array_equal(out, a)
+
+
+def test_channels_last_and_big_endian_input():
+    key = make_key()
+    rgb = rand((3, 20, 30, 3), np.uint8)
+    np.testing.assert_array_equal(kedi_edge.open(kedi_edge.seal(rgb, key, channel_axis=-1), key), rgb)
+    be = rand((10, 12), np.uint16).astype(">u2")
+    out = kedi_edge.open(kedi_edge.seal(be, key), key)
+    assert out.dtype == np.dtype("=u2")
+    np.testing.assert_array_equal(out, be)
+
+
+def test_header_records_what_the_issue_asks():
+    key = make_key()
+    blob = kedi_edge.seal(rand((2, 8, 8), np.uint16), key, bits_stored=12, photometric="MONOCHROME2",
+                          lossy={"speckle": {"var": 0.01}})
+    h = peek_header(blob)
+    assert h["format"] == "kedi/1" and h["key_id"] == key.key_id
+    assert h["shape"] == [2, 8, 8] and h["dtype"] == "<u2" and h["frames"] == 2
+    assert h["bits_stored"] == 12 and h["photometric"] == "MONOCHROME2"
+    assert h["lossy"] == {"speckle": {"var": 0.01}}
+    assert len(blob) == len(_parse(memoryview(blob))[0]) + 12 + 2 * 8 * 8 * 2 + 16
+
+
+def test_same_image_same_key_gives_different_ciphertexts():
+    key, a = make_key(), rand((64, 64), np.uint16)
+    b1, b2 = kedi_edge.seal(a, key), kedi_edge.seal(a, key)
+    off = len(_parse(memoryview(b1))[0])
+    assert b1[off:off + 12] != b2[off:off + 12]  # fresh nonces
+    c1, c2 = np.frombuffer(b1[off + 12:-16], np.uint8), np.frombuffer(b2[off + 12:-16], np.uint8)
+    assert (c1 != c2).mean() > 0.99
+
+
+def test_patterns_come_from_the_nonce():
+    key = make_key()
+    prefix = b"KEDI\x01" + struct.pack("<I", 2) + b"{}"
+    patterns = {_derive(key, bytes([i]) * 12, prefix)[1] for i in range(64)}
+    assert patterns == set(kedi_edge.PATTERNS)
+
+
+def test_every_single_bit_flip_is_rejected():
+    key = make_key(shape=(4, 4))
+    blob = kedi_edge.seal(rand((3, 5), np.uint8), key)
+    for i in range(len(blob) * 8):
+        bad = bytearray(blob)
+        bad[i // 8] ^= 1 << (i % 8)
+        with pytest.raises(AuthenticationError):
+            kedi_edge.open(bytes(bad), key)
+
+
+def test_truncation_and_extension_are_rejected():
+    key = make_key()
+    blob = kedi_edge.seal(rand((6, 7), np.uint16), key)
+    for n in range(len(blob)):
+        with pytest.raises(AuthenticationError):
+            kedi_edge.open(blob[:n], key)
+    with pytest.raises(AuthenticationError):
+        kedi_edge.open(blob + b"\x00", key)
+
+
+def test_wrong_key_is_rejected_without_pixels():
+    a = rand((16, 16), np.uint16)
+    blob = kedi_edge.seal(a, make_key())
+    with pytest.raises(AuthenticationError, match="authentication failed"):
+        kedi_edge.open(blob, make_key(seed=9))  # same id, other image
+    with pytest.raises(AuthenticationError):
+        kedi_edge.open(blob, make_key(key_id="k" + "cd" * 12))
+
+
+def test_swapped_bodies_and_headers_are_rejected():
+    key = make_key()
+    p1, n1, s1 = seal_parts(rand((8, 8), np.uint8, 1), key, {"meta": {"n": 1}})
+    p2, n2, s2 = seal_parts(rand((8, 8), np.uint8, 2), key, {"meta": {"n": 2}})
+    for prefix, nonce, body in ((p1, n1, s2), (p2, n1, s1), (p1, n2, s1)):
+        with pytest.raises(AuthenticationError):
+            open_parts(prefix, nonce, body, key)
+    assert open_parts(p1, n1, s1, key)[0].shape == (8, 8)
+
+
+def test_bad_inputs_to_seal():
+    key = make_key()
+    with pytest.raises(InvalidInputError, match="integers"):
+        kedi_edge.seal(np.zeros((4, 4), np.float32), key)
+    with pytest.raises(InvalidInputError, match="planes"):
+        kedi_edge.seal(np.zeros(5, np.uint8), key)
+    with pytest.raises(InvalidInputError, match="channel_axis"):
+        kedi_edge.seal(np.zeros((4, 4), np.uint8), key, channel_axis=0)
+    with pytest.raises(InvalidInputError, match="uint32"):
+        Key("k1", np.zeros((4, 4), np.uint16))
+
+
+def test_key_arrays_tile_and_rotate_bytes():
+    key = make_key(shape=(3, 5))
+    k8 = key.array_for((2, 7, 11), np.dtype(np.uint8), None)
+    tiled = np.tile(key.image, (3, 3))[:7, :11]
+    np.testing.assert_array_equal(k8[0], (tiled & 0xFF).astype(np.uint8))
+    np.testing.assert_array_equal(k8[1], ((tiled >> 8) & 0xFF).astype(np.uint8))
+    assert not k8.flags.writeable
+
+
+def test_frozen_vector_opens():
+    desc = json.loads((VECTORS / "seal_v1.json").read_text())
+    image = np.frombuffer(bytes.fromhex(desc["key_image_hex"]), "<u4").reshape(desc["key_shape"])
+    key = Key(desc["key_id"], image.astype(np.uint32))
+    pixels, header = unseal((VECTORS / "seal_v1.kedi").read_bytes(), key)
+    assert hashlib.sha256(pixels.astype(desc["dtype"]).tobytes()).hexdigest() == desc["pixels_sha256"]
+    assert list(pixels.shape) == desc["shape"] and header == desc["header"]

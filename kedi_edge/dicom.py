@@ -1,0 +1,272 @@
+"""Encrypted DICOM: valid DICOM files whose PixelData is sealed, frame by frame.
+
+An encrypted file is Explicit VR Little Endian, uncompressed, with Rows, Columns and
+the Bits attributes unchanged and PixelData replaced by ciphertext of the same length
+(the decoded pixels' length). Each frame is one sealed unit (its own nonce and tag;
+see :mod:`kedi_edge.envelope`) whose authenticated header also names the frame. The
+private block (gggg = 4B45, creator "KEDI_EDGE 1") holds the format, the key id, the
+common header, the nonces and the tags. The file gets a new SOP Instance UID and new
+Study/Series Instance UIDs (the same new UID for every file of one study or series);
+the original UIDs are kept only inside the authenticated header.
+
+Decryption gives back the decoded pixels bit for bit and the original UIDs, as an
+uncompressed Explicit VR Little Endian dataset. Pixel data stored compressed is
+restored decoded (and YBR colour as RGB, as pydicom decodes it).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from .envelope import FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, seal_parts, unseal
+from .exceptions import AuthenticationError, InvalidInputError, KediError
+
+__all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "decrypt_dicom", "encrypt_dicom",
+           "is_encrypted", "pixel_sha256", "read_pixels", "write_dicom"]
+
+PRIVATE_GROUP = 0x4B45
+PRIVATE_CREATOR = "KEDI_EDGE 1"
+DICOM_FORMAT = "kedi-dicom/1"
+_E_FORMAT, _E_KEY_ID, _E_HEADER, _E_NONCES, _E_TAGS = 0x01, 0x02, 0x03, 0x04, 0x05
+_FAILED = "authentication failed: wrong key, or the encrypted DICOM was modified"
+
+
+class DicomError(KediError, ValueError):
+    """A DICOM dataset kedi_edge cannot encrypt or decrypt (no pixels, unsupported format)."""
+
+
+def _name(ds: Dataset) -> str:
+    return str(getattr(ds, "filename", None) or "dataset")
+
+
+def read_pixels(ds: Dataset) -> tuple[np.ndarray, int | None, str]:
+    """Decoded pixels (native byte order), channel axis and their photometric interpretation."""
+    if "PixelData" not in ds:
+        raise DicomError(f"{_name(ds)}: no pixel data")
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    if bits not in (8, 16, 32):
+        raise DicomError(f"{_name(ds)}: unsupported pixel format (BitsAllocated {bits}; "
+                         "8, 16 or 32 are supported)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pixels = ds.pixel_array
+    except Exception as e:  # pydicom raises many types for undecodable pixel data
+        raise DicomError(f"{_name(ds)}: cannot decode pixel data ({type(e).__name__}: {e})") from e
+    if pixels.dtype.kind not in "ui" or pixels.dtype.itemsize * 8 != bits:
+        raise DicomError(f"{_name(ds)}: unsupported pixel format ({pixels.dtype} for BitsAllocated {bits})")
+    pixels = np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("="))
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if samples == 3:
+        if photometric.startswith("YBR"):
+            photometric = "RGB"  # pydicom decodes YCbCr to RGB
+        return pixels, -1, photometric
+    if samples != 1:
+        raise DicomError(f"{_name(ds)}: unsupported pixel format (SamplesPerPixel {samples})")
+    return pixels, None, photometric
+
+
+def pixel_sha256(ds: Dataset) -> str:
+    """SHA-256 of a dataset's decoded pixels as little-endian bytes."""
+    pixels, _, _ = read_pixels(ds)
+    return hashlib.sha256(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()).hexdigest()
+
+
+def _block(ds: Dataset) -> dict[int, Any] | None:
+    """The kedi_edge private elements by offset, found through their private creator.
+
+    Read by tag rather than through pydicom's cached private blocks, which a copied
+    dataset shares with its original.
+    """
+    for slot in range(0x10, 0x100):
+        creator = ds.get((PRIVATE_GROUP, slot))
+        if creator is not None and creator.value == PRIVATE_CREATOR:
+            base = slot << 8
+            return {off: ds[PRIVATE_GROUP, base + off] for off in range(0x01, 0x06)
+                    if (PRIVATE_GROUP, base + off) in ds}
+    return None
+
+
+def is_encrypted(ds: Dataset) -> bool:
+    """Whether ``ds`` carries a kedi_edge private block."""
+    return _block(ds) is not None
+
+
+def _new_uid(tag: str) -> str:
+    return "2.25." + str(int(tag[:32], 16))
+
+
+def _frames(pixels: np.ndarray, channel_axis: int | None, n_frames: int) -> list[np.ndarray]:
+    plane_dims = 3 if channel_axis == -1 else 2
+    if n_frames > 1 and pixels.ndim == plane_dims + 1:
+        return [pixels[i] for i in range(pixels.shape[0])]
+    return [pixels]
+
+
+def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, generator: Any = None,
+                  policy: str = "series") -> Dataset:
+    """An encrypted copy of ``ds``; ``ds`` itself is not changed.
+
+    Give a ``key``, or a ``keystore`` (and a KeyGenerator, made on demand) to take the
+    key of the image's series or study from, or to make one (``policy``: "image",
+    "series" or "study").
+    """
+    if is_encrypted(ds):
+        raise DicomError(f"{_name(ds)}: already encrypted by kedi_edge")
+    pixels, channel_axis, photometric = read_pixels(ds)
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = _frames(pixels, channel_axis, n_frames)
+    if key is None:
+        key = _key_for(ds, frames[0], channel_axis, keystore, generator, policy)
+    study, series = str(ds.get("StudyInstanceUID", "")), str(ds.get("SeriesInstanceUID", ""))
+    if keystore is not None:
+        new_study = _new_uid(keystore.scope_tag("study-uid", study)) if study else generate_uid()
+        new_series = _new_uid(keystore.scope_tag("series-uid", series)) if series else generate_uid()
+    else:
+        new_study, new_series = generate_uid(), generate_uid()
+    new_sop = generate_uid()
+    header = {
+        "bits_stored": int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
+        "photometric": photometric, "frames": len(frames), "lossy": {}, "meta": {},
+        "dicom": {"format": DICOM_FORMAT,
+                  "study_uid": study, "series_uid": series, "sop_uid": str(ds.get("SOPInstanceUID", "")),
+                  "new_study_uid": new_study, "new_series_uid": new_series, "new_sop_uid": new_sop,
+                  "transfer_syntax": str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else "",
+                  "photometric": str(ds.get("PhotometricInterpretation", "")),
+                  "planar_configuration": ds.get("PlanarConfiguration")},
+    }
+    nonces, tags, bodies, common = [], [], [], None
+    for i, frame in enumerate(frames):
+        prefix, nonce, sealed = seal_parts(frame, key, {**header, "frame": i}, channel_axis)
+        if common is None:
+            common = json.loads(prefix[9:])
+            common.pop("frame")
+        nonces.append(nonce)
+        tags.append(bytes(sealed[-TAG_BYTES:]))
+        bodies.append(memoryview(sealed)[:-TAG_BYTES])
+    out = copy.deepcopy(ds)
+    body = b"".join(bodies)
+    out.PixelData = body + b"\x00" if len(body) % 2 else body  # DICOM values have even length
+    out["PixelData"].VR = "OB" if pixels.dtype.itemsize == 1 else "OW"
+    out.PhotometricInterpretation = photometric
+    if channel_axis == -1:
+        out.PlanarConfiguration = 0
+    out.SOPInstanceUID = new_sop
+    if study:
+        out.StudyInstanceUID = new_study
+    if series:
+        out.SeriesInstanceUID = new_series
+    _set_file_meta(out, new_sop)
+    block = out.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
+    block.add_new(_E_FORMAT, "LO", DICOM_FORMAT)
+    block.add_new(_E_KEY_ID, "LO", key.key_id)
+    block.add_new(_E_HEADER, "OB", json.dumps(common, sort_keys=True, separators=(",", ":")).encode())
+    block.add_new(_E_NONCES, "OB", b"".join(nonces))
+    block.add_new(_E_TAGS, "OB", b"".join(tags))
+    return out
+
+
+def _set_file_meta(ds: Dataset, sop_uid: str) -> None:
+    meta = ds.file_meta if hasattr(ds, "file_meta") else pydicom.dataset.FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    if "SOPClassUID" in ds:
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta = meta
+
+
+def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore: Any, generator: Any,
+             policy: str) -> Key:
+    if keystore is None:
+        raise InvalidInputError("encrypt_dicom: give a key or a keystore")
+    if policy not in ("image", "series", "study"):
+        raise InvalidInputError(f"policy must be image, series or study, got {policy!r}")
+    image = first if channel_axis is None else first.astype(np.float32).mean(axis=-1)
+    shape = image.shape[-2:]
+
+    def make(scope: dict[str, Any] | None) -> Key:
+        nonlocal generator
+        if generator is None:
+            from .keygen import KeyGenerator
+
+            generator = KeyGenerator()
+        return keystore.new_key(generator, shape, image, scope=scope)
+
+    uid = str(ds.get("SeriesInstanceUID" if policy == "series" else "StudyInstanceUID", ""))
+    if policy == "image" or not uid:
+        return make({"policy": "image"})
+    return keystore.key_for_scope(policy, uid, make)
+
+
+def decrypt_dicom(ds: Dataset, key: Any) -> Dataset:
+    """The original dataset back from an encrypted one: pixels bit-exact, original UIDs.
+
+    ``key``: the Key, or a key store to find it in. AuthenticationError if the file
+    was modified or the key is wrong (KeyNotFoundError if the store lacks it); no pixel
+    is returned unless every frame authenticates.
+    """
+    block = _block(ds)
+    if block is None:
+        raise DicomError(f"{_name(ds)}: not encrypted by kedi_edge (no private block)")
+    try:
+        if block[_E_FORMAT].value != DICOM_FORMAT:
+            raise AuthenticationError(_FAILED)
+        # DICOM pads odd-length values with a NUL; JSON never ends with one.
+        common = json.loads(bytes(block[_E_HEADER].value).rstrip(b"\x00").decode("utf-8"))
+        nonces, tags = bytes(block[_E_NONCES].value), bytes(block[_E_TAGS].value)
+        key_id = block[_E_KEY_ID].value
+        n = int(common["frames"])
+        shape = [int(s) for s in common["shape"]]
+        frame_bytes = int(np.prod(shape)) * np.dtype(common["dtype"]).itemsize
+        data = memoryview(ds.PixelData)
+    except AuthenticationError:
+        raise
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+        raise AuthenticationError(_FAILED) from e
+    if (common.get("format") != FORMAT or key_id != common.get("key_id")
+            or len(nonces) != n * NONCE_BYTES or len(tags) != n * TAG_BYTES
+            or len(data) not in (n * frame_bytes, n * frame_bytes + 1)):
+        raise AuthenticationError(_FAILED)
+    frames, header = [], None
+    for i in range(n):
+        prefix = _prefix({**common, "frame": i})
+        blob = b"".join((prefix, nonces[i * 12:(i + 1) * 12], data[i * frame_bytes:(i + 1) * frame_bytes],
+                         tags[i * 16:(i + 1) * 16]))
+        pixels, header = unseal(blob, key)
+        frames.append(pixels)
+    pixels = frames[0] if n == 1 and int(ds.get("NumberOfFrames", 1) or 1) == 1 else np.stack(frames)
+    info = header["dicom"]
+    out = copy.deepcopy(ds)
+    for tag in list(out.keys()):
+        if tag.group == PRIVATE_GROUP:
+            del out[tag]
+    raw = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+    out.PixelData = raw + b"\x00" if len(raw) % 2 else raw
+    out["PixelData"].VR = "OB" if pixels.dtype.itemsize == 1 else "OW"
+    out.SOPInstanceUID = info["sop_uid"]
+    if info["study_uid"]:
+        out.StudyInstanceUID = info["study_uid"]
+    if info["series_uid"]:
+        out.SeriesInstanceUID = info["series_uid"]
+    _set_file_meta(out, info["sop_uid"])
+    return out
+
+
+def write_dicom(ds: Dataset, path: Any) -> None:
+    """Write ``ds`` as a DICOM file (preamble and file meta) in Explicit VR Little Endian."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's complaints about the source's own values
+            pydicom.dcmwrite(path, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    except (ValueError, TypeError, AttributeError, KeyError) as e:  # an element pydicom cannot encode
+        raise DicomError(f"{_name(ds)}: cannot write as DICOM ({type(e).__name__}: {e})") from e

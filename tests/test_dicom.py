@@ -1,0 +1,181 @@
+"""kedi_edge.dicom: valid encrypted DICOM, bit-exact decryption, tampering rejected."""
+
+import copy
+import glob
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian
+
+from kedi_edge import AuthenticationError, Key, KeyGenerator, KeyNotFoundError, KeyStore
+from kedi_edge.dicom import (PRIVATE_CREATOR, PRIVATE_GROUP, DicomError, decrypt_dicom, encrypt_dicom,
+                             pixel_sha256, read_pixels, write_dicom)
+
+FILES = sorted(glob.glob(os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files", "**", "*.dcm"),
+                         recursive=True))
+
+
+def load(name_or_path):
+    path = name_or_path if os.path.isabs(name_or_path) else pydicom.data.get_testdata_file(name_or_path,
+                                                                                            download=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ks")
+    return KeyStore.init(d / "store", kek_file=d / "kek.key")
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return KeyGenerator(device="cpu")
+
+
+def fixed_key(seed=0):
+    return Key("k" + f"{seed:02x}" * 12, np.random.default_rng(seed).integers(0, 2**32, (64, 64), dtype=np.uint32))
+
+
+def roundtrip_file(ds, tmp_path, **kw):
+    enc = encrypt_dicom(ds, **kw)
+    write_dicom(enc, tmp_path / "enc.dcm")
+    enc2 = load(str(tmp_path / "enc.dcm"))
+    return enc2
+
+
+@pytest.mark.parametrize("path", FILES, ids=[os.path.basename(f) for f in FILES])
+def test_every_bundled_file_round_trips_or_fails_clearly(path, tmp_path, store, gen):
+    try:
+        ds = load(path)
+    except Exception:
+        pytest.skip("pydicom cannot read this file at all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = pixel_sha256(ds)
+        except DicomError as e:
+            assert os.path.basename(path) in str(e) or "dataset" in str(e)
+            return  # no pixel data, 1-bit, undecodable: a clear, typed refusal
+        enc = encrypt_dicom(ds, keystore=store, generator=gen)
+        try:
+            write_dicom(enc, tmp_path / "enc.dcm")
+        except DicomError as e:
+            assert "cannot write" in str(e)  # pydicom cannot re-encode one of its elements
+            return
+        enc2 = load(str(tmp_path / "enc.dcm"))
+        assert enc2.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+        for attr in ("Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation"):
+            assert enc2.get(attr) == ds.get(attr)
+        assert enc2.SOPInstanceUID != ds.SOPInstanceUID
+        pixels, _, _ = read_pixels(ds)
+        assert len(enc2.PixelData) in (pixels.nbytes, pixels.nbytes + 1)
+        dec = decrypt_dicom(enc2, store)
+        write_dicom(dec, tmp_path / "dec.dcm")
+        dec2 = load(str(tmp_path / "dec.dcm"))
+        assert pixel_sha256(dec2) == want
+        assert dec2.SOPInstanceUID == ds.SOPInstanceUID
+        assert dec2.get("SeriesInstanceUID") == ds.get("SeriesInstanceUID")
+        assert (PRIVATE_GROUP, 0x0010) not in dec2
+
+
+@pytest.mark.skipif(shutil.which("dcmdump") is None, reason="dcmtk is not installed")
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "rtdose.dcm", "examples_rgb_color.dcm",
+                                  "JPEG2000.dcm", "SC_rgb_rle_2frame.dcm"])
+def test_encrypted_files_are_valid_for_dcmtk(name, tmp_path):
+    write_dicom(encrypt_dicom(load(name), fixed_key()), tmp_path / "e.dcm")
+    r = subprocess.run(["dcmdump", "-q", "-dc", "+E", str(tmp_path / "e.dcm")], capture_output=True,
+                       timeout=60)
+    out = r.stdout.decode("latin-1")
+    assert r.returncode == 0, r.stderr.decode("latin-1")
+    assert PRIVATE_CREATOR in out and "LittleEndianExplicit" in out
+
+
+def test_multi_frame_has_a_nonce_per_frame():
+    ds = load("rtdose.dcm")
+    enc = encrypt_dicom(ds, fixed_key())
+    block = enc.private_block(PRIVATE_GROUP, PRIVATE_CREATOR)
+    assert len(block[0x04].value) == 12 * int(ds.NumberOfFrames)
+    assert len(set(bytes(block[0x04].value)[i:i + 12] for i in range(0, 12 * 15, 12))) == 15
+
+
+def test_series_policy_shares_a_key_and_a_new_series_uid(store, gen):
+    a, b = load("CT_small.dcm"), load("CT_small.dcm")
+    b.SOPInstanceUID = pydicom.uid.generate_uid()
+    ea, eb = encrypt_dicom(a, keystore=store, generator=gen), encrypt_dicom(b, keystore=store, generator=gen)
+    key_a = ea.private_block(PRIVATE_GROUP, PRIVATE_CREATOR)[0x02].value
+    assert key_a == eb.private_block(PRIVATE_GROUP, PRIVATE_CREATOR)[0x02].value
+    assert ea.SeriesInstanceUID == eb.SeriesInstanceUID != a.SeriesInstanceUID
+    assert ea.SOPInstanceUID != eb.SOPInstanceUID
+    assert bytes(ea.PixelData) != bytes(eb.PixelData)  # same pixels, same key, fresh nonces
+    ei = encrypt_dicom(a, keystore=store, generator=gen, policy="image")
+    assert ei.private_block(PRIVATE_GROUP, PRIVATE_CREATOR)[0x02].value != key_a
+
+
+def _flip(value, i):
+    b = bytearray(bytes(value))
+    b[i] ^= 0x01
+    return bytes(b)
+
+
+@pytest.mark.parametrize("where", ["pixels", "nonce", "tag", "header", "key_id", "swap", "frames"])
+def test_tampering_is_rejected(where):
+    key = fixed_key()
+    enc = encrypt_dicom(load("MR_small.dcm"), key)
+    other = encrypt_dicom(load("MR_small.dcm"), key)
+    bad = copy.deepcopy(enc)
+    # Elements by tag: a deep copy shares pydicom's cached private blocks with the original.
+    block = {i: bad[PRIVATE_GROUP, 0x1000 + i] for i in (0x02, 0x03, 0x04, 0x05)}
+    if where == "pixels":
+        bad.PixelData = _flip(bad.PixelData, 100)
+    elif where == "nonce":
+        block[0x04].value = _flip(block[0x04].value, 3)
+    elif where == "tag":
+        block[0x05].value = _flip(block[0x05].value, 15)
+    elif where == "header":
+        block[0x03].value = bytes(block[0x03].value).replace(b'"bits_stored":16', b'"bits_stored":12')
+    elif where == "key_id":
+        block[0x02].value = "k" + "ee" * 12
+    elif where == "swap":
+        bad.PixelData = other.PixelData
+    else:
+        block[0x03].value = bytes(block[0x03].value).replace(b'"frames":1', b'"frames":2')
+    with pytest.raises(AuthenticationError):
+        decrypt_dicom(bad, key)
+    np.testing.assert_array_equal(read_pixels(decrypt_dicom(enc, key))[0], load("MR_small.dcm").pixel_array)
+
+
+def test_wrong_and_missing_keys(store):
+    enc = encrypt_dicom(load("MR_small.dcm"), fixed_key(1))
+    with pytest.raises(AuthenticationError):
+        decrypt_dicom(enc, fixed_key(2))
+    with pytest.raises(KeyNotFoundError):
+        decrypt_dicom(enc, store)
+
+
+def test_refusals_are_clear():
+    with pytest.raises(DicomError, match="not encrypted"):
+        decrypt_dicom(load("MR_small.dcm"), fixed_key())
+    enc = encrypt_dicom(load("MR_small.dcm"), fixed_key())
+    with pytest.raises(DicomError, match="already encrypted"):
+        encrypt_dicom(enc, fixed_key())
+    ds = load("MR_small.dcm")
+    del ds.PixelData
+    with pytest.raises(DicomError, match="no pixel data"):
+        encrypt_dicom(ds, fixed_key())
+    with pytest.raises(DicomError, match="BitsAllocated 1"):
+        encrypt_dicom(load("liver_1frame.dcm"), fixed_key())
+
+
+def test_input_dataset_is_not_modified():
+    ds = load("CT_small.dcm")
+    before = (ds.SOPInstanceUID, bytes(ds.PixelData), ds.file_meta.TransferSyntaxUID)
+    encrypt_dicom(ds, fixed_key())
+    assert (ds.SOPInstanceUID, bytes(ds.PixelData), ds.file_meta.TransferSyntaxUID) == before

@@ -8,6 +8,7 @@ signature in :mod:`kedi_edge.reference`. Importing kedi_edge never imports torch
 """
 
 from ._version import __version__
+from .envelope import Key, open, seal
 from .exceptions import (
     AuthenticationError,
     InvalidInputError,
@@ -19,7 +20,6 @@ from .exceptions import (
 )
 from .keygen import KeyGenerator
 from .keystore import KeyStore
-from .envelope import Key, open, seal  # noqa: A004 (kedi_edge.open opens a sealed container)
 from .runtime import _warn_unknown_simd_names, runtime_info
 from .xor import xor_into
 from .zigzag import PATTERNS, unzigzag, xor_unzigzag, zigzag, zigzag_order, zigzag_xor

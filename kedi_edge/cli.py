@@ -1,25 +1,46 @@
 """The ``kedi-edge`` command.
 
-    kedi-edge info                      what this machine runs (SIMD path, ONNX providers)
-    kedi-edge train [--data DIR] [--out DIR] [--steps N] ...   train the ZZ-GAN (needs torch)
+    kedi-edge keys init|new|list          the key store (--keys DIR, --kek-file F or --passphrase)
+    kedi-edge encrypt PATH... -o OUTDIR   DICOM files -> encrypted DICOM; .npy -> .kedi
+    kedi-edge decrypt PATH... -o OUTDIR   encrypted DICOM -> DICOM; .kedi -> .npy
+    kedi-edge verify PATH...              authenticate without writing any plaintext
+    kedi-edge demo [--out DIR]            the end-to-end demo on bundled real images
+    kedi-edge info                        what this machine runs (SIMD path, ONNX providers)
+    kedi-edge train [--data DIR] ...      train the ZZ-GAN (needs torch)
 
-Exit codes: 0 success; 1 unexpected internal error; 2 usage error; 3 bad input (file,
-folder, argument); 4 model error (missing, corrupt or wrong ONNX generator); 5
-execution provider not available; 6 an optional dependency is missing (e.g. torch for
-``train``: ``pip install 'kedi_edge[train]'``). Errors are one line on stderr; add
-``--verbose`` for the traceback.
+Exit codes: 0 success; 1 unexpected internal error; 2 usage error; 3 bad input (not
+DICOM, truncated, no pixel data, unsupported pixel format, missing file); 4 model
+error (missing, corrupt or wrong ONNX generator); 5 execution provider not available;
+6 an optional dependency is missing (e.g. torch for ``train``); 7 output error (exists
+without --overwrite, cannot write); 8 authentication failed (wrong key, tampered
+file); 9 key store error (no store, unreadable, wrong KEK, KEK file too open, missing
+key). A batch returns the code of its most severe failure (8, 9, 7, then 3). Errors
+are one line on stderr; add ``--verbose`` for the traceback.
+
+The KEK comes from --kek-file (or KEDI_KEK_FILE, default ~/.config/kedi-edge/kek.key),
+or with --passphrase from KEDI_PASSPHRASE or a prompt; never from the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
+from pathlib import Path
 
-from .exceptions import KediError, ModelError, ProviderError
+from .exceptions import (
+    AuthenticationError,
+    KediError,
+    KeyNotFoundError,
+    KeyStoreError,
+    ModelError,
+    ProviderError,
+)
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_MODEL, EXIT_PROVIDER, EXIT_MISSING_DEP = range(7)
+(EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_MODEL, EXIT_PROVIDER, EXIT_MISSING_DEP,
+ EXIT_OUTPUT, EXIT_AUTH, EXIT_KEYS) = range(10)
 
 
 class MissingDependency(KediError):
@@ -54,6 +75,131 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
+    if not getattr(args, "passphrase", False):
+        return None
+    env = os.environ.get("KEDI_PASSPHRASE")
+    if env:
+        return env
+    import getpass
+
+    first = getpass.getpass("key store passphrase: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise KeyStoreError("the passphrases differ")
+    return first
+
+
+def _open_store(args: argparse.Namespace):
+    from .keystore import KeyStore
+
+    return KeyStore.open(args.keys, kek_file=args.kek_file, passphrase=_passphrase(args))
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from .keystore import KeyStore, default_store_path
+
+    if args.keys_command == "init":
+        store = KeyStore.init(args.keys, kek_file=args.kek_file, passphrase=_passphrase(args, confirm=True))
+        print(f"key store created at {store.path} (KEK: {store.meta['kek']['kind']})")
+        return EXIT_OK
+    store = _open_store(args)
+    if args.keys_command == "new":
+        from .keygen import KeyGenerator
+
+        gen = KeyGenerator(device=args.device)
+        image = None
+        if args.like:
+            from .batch import _read_dicom
+            from .dicom import read_pixels
+
+            ds = _read_dicom(Path(args.like))
+            if ds is None:
+                raise KediError(f"{args.like}: not a DICOM file")
+            pixels, axis, _ = read_pixels(ds)
+            image = pixels.reshape((-1,) + pixels.shape[-3 if axis == -1 else -2:])[0]
+            image = image.mean(axis=-1) if axis == -1 else image
+            shape = image.shape
+        else:
+            shape = tuple(int(v) for v in args.shape.lower().split("x"))
+        for _ in range(args.count):
+            key = store.new_key(gen, shape, image)
+            print(key.key_id)
+        return EXIT_OK
+    rows = store.list()
+    print(f"{len(rows)} key(s) in {store.path if args.keys is None else args.keys or default_store_path()}")
+    for r in rows:
+        scope = (r.get("scope") or {}).get("policy", "?")
+        shape = "x".join(map(str, r.get("shape") or [])) or "?"
+        print(f"{r['key_id']}  {r.get('created', '?')}  {shape:>9}  {scope:<6}  model {str(r.get('model_sha256'))[:12]}")
+    return EXIT_OK
+
+
+def _batch(args: argparse.Namespace, action: str) -> int:
+    from . import batch
+
+    inputs = batch.collect(args.paths, args.recursive)
+    store = _open_store(args)
+    opts: dict = {"policy": getattr(args, "policy", "series")}
+    if action == "encrypt":
+        from .keygen import KeyGenerator
+
+        generator = None
+        if args.key:
+            opts["key"] = store.get(args.key)
+
+        def key_for_array(path):
+            nonlocal generator
+            if args.key:
+                return opts["key"]
+            import numpy as np
+
+            a = np.load(path, allow_pickle=False)
+            generator = generator or KeyGenerator(device=args.device)
+            return store.new_key(generator, a.shape[-2:], a.reshape((-1,) + a.shape[-2:])[0])
+
+        opts["key_for_array"] = key_for_array
+        opts["generator"] = None
+    outdir = Path(args.output) if action != "verify" else None
+    report = batch.run(action, inputs, store, outdir=outdir, overwrite=getattr(args, "overwrite", False),
+                       quarantine=Path(args.quarantine) if getattr(args, "quarantine", None) else None,
+                       progress=not args.no_progress, opts=opts)
+    for f in report.failed:
+        print(f"kedi-edge {action}: {f.message}", file=sys.stderr)
+    verb = {"encrypt": "encrypted", "decrypt": "decrypted", "verify": "verified"}[action]
+    print(f"{verb} {len(report.done)}, already done {len(report.skipped)}, failed {len(report.failed)} "
+          f"({report.seconds:.1f} s)", file=sys.stderr)
+    codes = {batch.AUTH: EXIT_AUTH, batch.KEYS: EXIT_KEYS, batch.OUTPUT: EXIT_OUTPUT, batch.INPUT: EXIT_INPUT}
+    worst = report.worst()
+    return codes[worst] if worst else EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    demo.run(out=Path(args.out) if args.out else None)
+    return EXIT_OK
+
+
+def _store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keys", default=None, help="key store folder (default: KEDI_KEYS or "
+                   "~/.local/share/kedi-edge/keys)")
+    p.add_argument("--kek-file", default=None, help="KEK file (default: KEDI_KEK_FILE or "
+                   "~/.config/kedi-edge/kek.key)")
+    p.add_argument("--passphrase", action="store_true",
+                   help="derive the KEK from a passphrase (KEDI_PASSPHRASE, else prompted)")
+
+
+def _batch_options(p: argparse.ArgumentParser, output: bool) -> None:
+    p.add_argument("paths", nargs="+", help="files or folders")
+    if output:
+        p.add_argument("-o", "--output", required=True, help="output folder")
+        p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into folders")
+    p.add_argument("--quarantine", default=None, help="move inputs that fail here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _store_options(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="kedi-edge", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +211,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also load the generator on this device and report the active provider")
     p.add_argument("--model", default=None, help="ONNX generator (default: the shipped one)")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("keys", help="create and list keys")
+    ks = p.add_subparsers(dest="keys_command", required=True)
+    q = ks.add_parser("init", help="create a key store (and a KEK file unless --passphrase)")
+    _store_options(q)
+    q = ks.add_parser("new", help="make keys with the shipped ZZ-GAN generator")
+    _store_options(q)
+    q.add_argument("--shape", default="512x512", help="key size HxW (default 512x512)")
+    q.add_argument("--like", default=None, help="a DICOM file whose size and image the key follows")
+    q.add_argument("--count", type=int, default=1)
+    q.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    q = ks.add_parser("list", help="list the keys (no key material)")
+    _store_options(q)
+    p.set_defaults(func=_cmd_keys)
+
+    p = sub.add_parser("encrypt", help="encrypt DICOM files (and .npy arrays) into OUTDIR")
+    _batch_options(p, output=True)
+    p.add_argument("--policy", choices=["image", "series", "study"], default="series",
+                   help="one key per image, series (default) or study")
+    p.add_argument("--key", default=None, help="use this key id instead of the policy")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.set_defaults(func=lambda a: _batch(a, "encrypt"))
+
+    p = sub.add_parser("decrypt", help="decrypt encrypted DICOM files and .kedi containers into OUTDIR")
+    _batch_options(p, output=True)
+    p.set_defaults(func=lambda a: _batch(a, "decrypt"))
+
+    p = sub.add_parser("verify", help="authenticate encrypted files without writing plaintext")
+    _batch_options(p, output=False)
+    p.set_defaults(func=lambda a: _batch(a, "verify"))
+
+    p = sub.add_parser("demo", help="encrypt and decrypt real DICOM images bundled with pydicom")
+    p.add_argument("--out", default=None, help="also write plain, cipher and decrypted PNGs here")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("train", help="train the ZZ-GAN key generator (needs the train extra)")
     p.add_argument("--data", default=None,
@@ -92,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kedi-edge {args.command}: error: {e}", file=sys.stderr)
         if isinstance(e, MissingDependency):
             return EXIT_MISSING_DEP
+        if isinstance(e, KeyStoreError | KeyNotFoundError):
+            return EXIT_KEYS
+        if isinstance(e, AuthenticationError):
+            return EXIT_AUTH
         if isinstance(e, ModelError):
             return EXIT_MODEL
         if isinstance(e, ProviderError):

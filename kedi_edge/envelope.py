@@ -239,6 +239,6 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     return pixels.astype(dtype.newbyteorder("="), copy=False), header
 
 
-def open(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> np.ndarray:  # noqa: A001
+def open(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> np.ndarray:
     """The pixels of a ``.kedi`` container, bit-exact; AuthenticationError if anything is off."""
     return unseal(blob, key)[0]

@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ._fsutil import write_atomic
-from .exceptions import InvalidInputError, KeyNotFoundError, KeyStoreError
 from .envelope import Key
+from .exceptions import InvalidInputError, KeyNotFoundError, KeyStoreError
 
 __all__ = ["POLICIES", "KeyStore", "default_kek_file", "default_store_path"]
 

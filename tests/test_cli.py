@@ -59,3 +59,134 @@ def test_train_smoke(tmp_path):
              "--no-progress")
     assert r.returncode == 0, r.stderr
     assert (out / "zzgan.pt").is_file() and "trained 2 steps" in r.stdout
+
+
+# --- keys, encrypt, decrypt, verify -------------------------------------------------
+
+import shutil
+from pathlib import Path
+
+import pydicom
+
+
+def store_args(tmp_path):
+    return ["--keys", str(tmp_path / "store"), "--kek-file", str(tmp_path / "kek.key")]
+
+
+@pytest.fixture
+def series(tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name, dest in (("CT_small.dcm", "a.dcm"), ("MR_small.dcm", "sub/b.dcm"), ("rtdose.dcm", "c.dcm")):
+        shutil.copy(pydicom.data.get_testdata_file(name, download=False), src / dest)
+    assert kedi("keys", "init", *store_args(tmp_path)).returncode == 0
+    return src
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def test_keys_new_and_list(tmp_path, series):
+    r = kedi("keys", "new", "--shape", "32x48", "--count", "2", "--device", "cpu", *store_args(tmp_path))
+    assert r.returncode == 0, r.stderr
+    ids = r.stdout.split()
+    assert len(ids) == 2
+    listing = kedi("keys", "list", *store_args(tmp_path)).stdout
+    assert all(i in listing for i in ids) and "32x48" in listing
+
+
+def test_encrypt_decrypt_verify_folder(tmp_path, series):
+    before = snapshot(series)
+    r = kedi("encrypt", str(series), "-r", "-o", str(tmp_path / "enc"), "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "encrypted 3" in r.stderr
+    assert snapshot(series) == before  # inputs untouched
+    assert (tmp_path / "enc" / "sub" / "b.dcm").is_file()
+    assert kedi("verify", str(tmp_path / "enc"), "-r", "--no-progress", *store_args(tmp_path)).returncode == 0
+    r = kedi("decrypt", str(tmp_path / "enc"), "-r", "-o", str(tmp_path / "dec"), "--no-progress",
+             *store_args(tmp_path))
+    assert r.returncode == 0, r.stderr
+    for rel in ("a.dcm", "sub/b.dcm", "c.dcm"):
+        orig = pydicom.dcmread(series / rel)
+        back = pydicom.dcmread(tmp_path / "dec" / rel)
+        assert (back.pixel_array == orig.pixel_array).all() and back.SOPInstanceUID == orig.SOPInstanceUID
+
+
+def test_rerun_skips_verified_outputs_and_never_overwrites(tmp_path, series):
+    args = [str(series), "-r", "-o", str(tmp_path / "enc"), "--no-progress", *store_args(tmp_path)]
+    assert kedi("encrypt", *args).returncode == 0
+    first = snapshot(tmp_path / "enc")
+    r = kedi("encrypt", *args)
+    assert r.returncode == 0 and "already done 3" in r.stderr
+    assert snapshot(tmp_path / "enc") == first
+    (tmp_path / "enc" / "a.dcm").write_bytes(b"junk")  # an output that does not verify
+    r = kedi("encrypt", *args)
+    assert r.returncode == 7 and "--overwrite" in r.stderr
+    assert (tmp_path / "enc" / "a.dcm").read_bytes() == b"junk"
+    assert kedi("encrypt", *args, "--overwrite").returncode == 0
+
+
+def test_tampered_file_is_8_and_bad_input_is_3(tmp_path, series):
+    assert kedi("encrypt", str(series / "a.dcm"), "-o", str(tmp_path / "enc"), "--no-progress",
+                *store_args(tmp_path)).returncode == 0
+    enc = tmp_path / "enc" / "a.dcm"
+    data = bytearray(enc.read_bytes())
+    pixel_data = bytes(pydicom.dcmread(enc).PixelData)
+    data[data.index(pixel_data[:64]) + 1000] ^= 1  # inside PixelData
+    enc.write_bytes(bytes(data))
+    r = kedi("decrypt", str(enc), "-o", str(tmp_path / "dec"), "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 8 and "authentication failed" in r.stderr
+    assert not (tmp_path / "dec" / "a.dcm").exists()
+    (tmp_path / "notdicom.dcm").write_bytes(b"hello")
+    r = kedi("encrypt", str(tmp_path / "notdicom.dcm"), "-o", str(tmp_path / "e2"), "--no-progress",
+             *store_args(tmp_path))
+    assert r.returncode == 3 and "notdicom.dcm" in r.stderr
+    r = kedi("encrypt", str(tmp_path / "missing.dcm"), "-o", str(tmp_path / "e2"), *store_args(tmp_path))
+    assert r.returncode == 3 and "missing.dcm" in r.stderr
+
+
+def test_quarantine_moves_failed_inputs(tmp_path, series):
+    (series / "bad.dcm").write_bytes(b"\x00" * 200)
+    r = kedi("encrypt", str(series), "-r", "-o", str(tmp_path / "enc"), "--quarantine", str(tmp_path / "q"),
+             "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 3 and "encrypted 3" in r.stderr
+    assert (tmp_path / "q" / "bad.dcm").exists() and not (series / "bad.dcm").exists()
+
+
+def test_key_store_errors_are_9(tmp_path, series):
+    enc_args = [str(series / "a.dcm"), "-o", str(tmp_path / "enc"), "--no-progress"]
+    r = kedi("encrypt", *enc_args, "--keys", str(tmp_path / "nostore"), "--kek-file", str(tmp_path / "kek.key"))
+    assert r.returncode == 9 and "no key store" in r.stderr
+    os.chmod(tmp_path / "kek.key", 0o644)
+    r = kedi("encrypt", *enc_args, *store_args(tmp_path))
+    assert r.returncode == 9 and "chmod 600" in r.stderr
+    os.chmod(tmp_path / "kek.key", 0o600)
+    assert kedi("encrypt", *enc_args, *store_args(tmp_path)).returncode == 0
+    other = tmp_path / "other"
+    assert kedi("keys", "init", "--keys", str(other / "store"), "--kek-file", str(other / "kek.key")).returncode == 0
+    r = kedi("decrypt", str(tmp_path / "enc" / "a.dcm"), "-o", str(tmp_path / "dec"), "--no-progress",
+             "--keys", str(other / "store"), "--kek-file", str(other / "kek.key"))
+    assert r.returncode == 9 and "no key" in r.stderr
+
+
+def test_arrays_seal_to_kedi_and_back(tmp_path, series):
+    import numpy as np
+
+    a = np.arange(40 * 30, dtype=np.uint16).reshape(40, 30)
+    np.save(tmp_path / "x.npy", a)
+    assert kedi("encrypt", str(tmp_path / "x.npy"), "-o", str(tmp_path / "enc"), "--no-progress",
+                "--device", "cpu", *store_args(tmp_path)).returncode == 0
+    assert (tmp_path / "enc" / "x.npy.kedi").is_file()
+    assert kedi("decrypt", str(tmp_path / "enc" / "x.npy.kedi"), "-o", str(tmp_path / "dec"), "--no-progress",
+                *store_args(tmp_path)).returncode == 0
+    assert (np.load(tmp_path / "dec" / "x.npy") == a).all()
+
+
+def test_passphrase_never_on_the_command_line(tmp_path):
+    env_code = "import os; os.environ['KEDI_PASSPHRASE'] = 'pw'; "
+    assert kedi("keys", "init", "--keys", str(tmp_path / "p"), "--passphrase", code_prefix=env_code).returncode == 0
+    assert kedi("keys", "list", "--keys", str(tmp_path / "p"), "--passphrase", code_prefix=env_code).returncode == 0
+    wrong = "import os; os.environ['KEDI_PASSPHRASE'] = 'nope'; "
+    assert kedi("keys", "list", "--keys", str(tmp_path / "p"), "--passphrase", code_prefix=wrong).returncode == 9
+    assert kedi("keys", "init", "--keys", str(tmp_path / "q"), "--passphrase", "pw").returncode == 2

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -14,8 +13,16 @@ import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
 from kedi_edge import AuthenticationError, Key, KeyGenerator, KeyNotFoundError, KeyStore
-from kedi_edge.dicom import (PRIVATE_CREATOR, PRIVATE_GROUP, DicomError, decrypt_dicom, encrypt_dicom,
-                             pixel_sha256, read_pixels, write_dicom)
+from kedi_edge.dicom import (
+    PRIVATE_CREATOR,
+    PRIVATE_GROUP,
+    DicomError,
+    decrypt_dicom,
+    encrypt_dicom,
+    pixel_sha256,
+    read_pixels,
+    write_dicom,
+)
 
 FILES = sorted(glob.glob(os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files", "**", "*.dcm"),
                          recursive=True))

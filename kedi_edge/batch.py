@@ -1,0 +1,240 @@
+"""Encrypt, decrypt or verify many files: the engine behind the kedi-edge command.
+
+Inputs are DICOM files (encrypted DICOM out), ``.npy`` arrays (``.kedi`` containers
+out) and ``.kedi`` containers (``.npy`` out on decryption). Each output is written to
+a temporary file in the output folder, fsynced and renamed, so an output is either
+absent or complete; inputs are never changed. An existing output is kept: if it
+already verifies it counts as done (an interrupted batch resumes), otherwise the file
+fails unless ``overwrite`` is set. A file that fails is reported and skipped (or moved
+to ``quarantine``), and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import dicom as kdicom
+from ._fsutil import write_atomic
+from .envelope import peek_header, seal, unseal
+from .exceptions import AuthenticationError, KediError, KeyNotFoundError, KeyStoreError
+
+__all__ = ["Failure", "Report", "collect", "run"]
+
+# Failure categories, most severe first; the CLI maps each to an exit code.
+AUTH, KEYS, OUTPUT, INPUT = "authentication", "keys", "output", "input"
+SEVERITY = (AUTH, KEYS, OUTPUT, INPUT)
+
+
+@dataclass
+class Failure:
+    path: Path
+    category: str
+    message: str
+
+
+@dataclass
+class Report:
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # outputs already there and verified
+    failed: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def worst(self) -> str | None:
+        cats = {f.category for f in self.failed}
+        return next((c for c in SEVERITY if c in cats), None)
+
+
+class _OutputError(KediError):
+    pass
+
+
+class _InputError(KediError):
+    pass
+
+
+def collect(paths: Iterable[str | os.PathLike], recursive: bool) -> list[tuple[Path, Path]]:
+    """(file, path relative to its root) for each input; folders need ``recursive``."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            if not recursive:
+                raise _InputError(f"{p}: is a folder (add --recursive)")
+            out += [(f, f.relative_to(p)) for f in sorted(p.rglob("*")) if f.is_file() and
+                    not f.name.startswith(".")]
+        elif p.is_file():
+            out.append((p, Path(p.name)))
+        else:
+            raise _InputError(f"{p}: no such file or folder")
+    return out
+
+
+def _read_dicom(path: Path):
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path)
+    except InvalidDicomError:
+        return None
+    except Exception as e:  # truncated or malformed files raise many types
+        raise _InputError(f"{path}: not readable as DICOM ({type(e).__name__}: {e})") from e
+
+
+def _dicom_bytes(ds) -> bytes:
+    buf = io.BytesIO()
+    kdicom.write_dicom(ds, buf)
+    return buf.getvalue()
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:  # numpy raises ValueError/OSError/EOFError for bad files
+        raise _InputError(f"{path}: not a readable .npy array ({type(e).__name__}: {e})") from e
+
+
+def _verify_output(action: str, out: Path, store: Any) -> bool:
+    """Whether an existing output is complete and authentic (for resuming a batch)."""
+    try:
+        if action == "encrypt":
+            if out.suffix == ".kedi":
+                unseal(out.read_bytes(), store)
+            else:
+                ds = _read_dicom(out)
+                if ds is None:
+                    return False
+                kdicom.decrypt_dicom(ds, store)
+            return True
+        if out.suffix == ".npy":
+            np.load(out, allow_pickle=False)
+            return True
+        ds = _read_dicom(out)
+        return ds is not None and "PixelData" in ds and not kdicom.is_encrypted(ds)
+    except (KediError, OSError, ValueError):
+        return False
+
+
+def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple[str, bytes] | None:
+    """(output suffix rule, bytes) for one input; None for verify."""
+    if path.suffix == ".kedi":
+        if action == "encrypt":
+            raise _InputError(f"{path}: already a sealed container")
+        try:
+            blob = path.read_bytes()
+        except OSError as e:
+            raise _InputError(f"{path}: cannot read ({e.strerror})") from e
+        pixels, _ = unseal(blob, store)
+        return None if action == "verify" else (".npy", _npy_bytes(pixels))
+    if path.suffix == ".npy":
+        if action != "encrypt":
+            raise _InputError(f"{path}: not encrypted (a plain .npy array)")
+        key = opts["key_for_array"](path)
+        return ".kedi", seal(_load_npy(path), key)
+    ds = _read_dicom(path)
+    if ds is None:
+        raise _InputError(f"{path}: not a DICOM file, .npy array or .kedi container")
+    if action == "encrypt":
+        enc = kdicom.encrypt_dicom(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
+                                   policy=opts.get("policy", "series"))
+        return "", _dicom_bytes(enc)
+    dec = kdicom.decrypt_dicom(ds, store)
+    return None if action == "verify" else ("", _dicom_bytes(dec))
+
+
+def _output_path(rel: Path, suffix: str, outdir: Path) -> Path:
+    target = outdir / rel
+    if suffix == ".kedi":
+        target = target.with_name(target.name + ".kedi")
+    elif suffix == ".npy":
+        target = target.with_suffix("") if target.suffix == ".kedi" else target
+        target = target.with_suffix(".npy") if target.suffix != ".npy" else target
+    return target
+
+
+def _category(e: BaseException) -> str:
+    if isinstance(e, KeyNotFoundError | KeyStoreError):
+        return KEYS
+    if isinstance(e, AuthenticationError):
+        return AUTH
+    if isinstance(e, _OutputError):
+        return OUTPUT
+    return INPUT
+
+
+def _quarantine(path: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists():
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    shutil.move(str(path), target)
+
+
+def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Path | None = None,
+        overwrite: bool = False, quarantine: Path | None = None, progress: bool = True,
+        opts: dict[str, Any] | None = None, on_file: Callable[[Path, str], None] | None = None) -> Report:
+    """Apply ``action`` ("encrypt", "decrypt" or "verify") to every input."""
+    from tqdm import tqdm
+
+    opts = opts or {}
+    report = Report()
+    t0 = time.perf_counter()
+    if outdir is not None:
+        outdir.mkdir(parents=True, exist_ok=True)
+    for path, rel in tqdm(inputs, desc=action, unit="file", disable=not progress, leave=False):
+        try:
+            if action != "verify":
+                # The output's name is known before the work for every input kind.
+                guess = _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
+                                     ".npy" if path.suffix == ".kedi" else "", outdir)
+                if guess.exists() and not overwrite:
+                    if _verify_output(action, guess, store):
+                        report.skipped.append(path)
+                        continue
+                    raise _OutputError(f"{guess}: exists and is not a verified output "
+                                       "(use --overwrite to replace it)")
+            result = _process(action, path, store, opts)
+            if result is not None:
+                target = _output_path(rel, result[0], outdir)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(target, result[1], overwrite=overwrite)
+                except FileExistsError as e:
+                    raise _OutputError(f"{target}: exists (use --overwrite to replace it)") from e
+                except OSError as e:
+                    raise _OutputError(f"{target}: cannot write ({e.strerror or e})") from e
+            report.done.append(path)
+            if on_file:
+                on_file(path, "ok")
+        except KediError as e:
+            report.failed.append(Failure(path, _category(e), str(e)))
+            if quarantine is not None and _category(e) in (INPUT, AUTH) and path.exists():
+                _quarantine(path, quarantine)
+            if on_file:
+                on_file(path, str(e))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def header_of(path: Path) -> dict[str, Any]:
+    """The (unauthenticated) header of a .kedi file, for listing."""
+    return peek_header(path.read_bytes())

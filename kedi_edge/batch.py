@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,10 +190,24 @@ def _quarantine(path: Path, folder: Path) -> None:
     shutil.move(str(path), target)
 
 
+def _write(target: Path, data: bytes, overwrite: bool) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data, overwrite=overwrite)
+    except FileExistsError as e:
+        raise _OutputError(f"{target}: exists (use --overwrite to replace it)") from e
+    except OSError as e:
+        raise _OutputError(f"{target}: cannot write ({e.strerror or e})") from e
+
+
 def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Path | None = None,
         overwrite: bool = False, quarantine: Path | None = None, progress: bool = True,
         opts: dict[str, Any] | None = None, on_file: Callable[[Path, str], None] | None = None) -> Report:
-    """Apply ``action`` ("encrypt", "decrypt" or "verify") to every input."""
+    """Apply ``action`` ("encrypt", "decrypt" or "verify") to every input.
+
+    Outputs are written (temporary file, fsync, rename) by two background threads while
+    the next file is processed; an output appears only once it is complete on disk.
+    """
     from tqdm import tqdm
 
     opts = opts or {}
@@ -200,37 +215,54 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
     t0 = time.perf_counter()
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
-    for path, rel in tqdm(inputs, desc=action, unit="file", disable=not progress, leave=False):
+
+    def fail(path: Path, e: KediError) -> None:
+        report.failed.append(Failure(path, _category(e), str(e)))
+        if quarantine is not None and _category(e) in (INPUT, AUTH) and path.exists():
+            _quarantine(path, quarantine)
+        if on_file:
+            on_file(path, str(e))
+
+    def settle(item: tuple[Future, Path]) -> None:
+        fut, path = item
         try:
-            if action != "verify":
-                # The output's name is known before the work for every input kind.
-                guess = _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
-                                     ".npy" if path.suffix == ".kedi" else "", outdir)
-                if guess.exists() and not overwrite:
-                    if _verify_output(action, guess, store):
-                        report.skipped.append(path)
-                        continue
-                    raise _OutputError(f"{guess}: exists and is not a verified output "
-                                       "(use --overwrite to replace it)")
-            result = _process(action, path, store, opts)
-            if result is not None:
-                target = _output_path(rel, result[0], outdir)
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomic(target, result[1], overwrite=overwrite)
-                except FileExistsError as e:
-                    raise _OutputError(f"{target}: exists (use --overwrite to replace it)") from e
-                except OSError as e:
-                    raise _OutputError(f"{target}: cannot write ({e.strerror or e})") from e
-            report.done.append(path)
-            if on_file:
-                on_file(path, "ok")
+            fut.result()
         except KediError as e:
-            report.failed.append(Failure(path, _category(e), str(e)))
-            if quarantine is not None and _category(e) in (INPUT, AUTH) and path.exists():
-                _quarantine(path, quarantine)
-            if on_file:
-                on_file(path, str(e))
+            fail(path, e)
+            return
+        report.done.append(path)
+        if on_file:
+            on_file(path, "ok")
+
+    writing: list[tuple[Future, Path]] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kedi-write") as pool:
+        for path, rel in tqdm(inputs, desc=action, unit="file", disable=not progress, leave=False):
+            try:
+                if action != "verify":
+                    # The output's name is known before the work for every input kind.
+                    guess = _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
+                                         ".npy" if path.suffix == ".kedi" else "", outdir)
+                    if guess.exists() and not overwrite:
+                        if _verify_output(action, guess, store):
+                            report.skipped.append(path)
+                            continue
+                        raise _OutputError(f"{guess}: exists and is not a verified output "
+                                           "(use --overwrite to replace it)")
+                result = _process(action, path, store, opts)
+            except KediError as e:
+                fail(path, e)
+                continue
+            if result is None:
+                report.done.append(path)
+                if on_file:
+                    on_file(path, "ok")
+                continue
+            writing.append((pool.submit(_write, _output_path(rel, result[0], outdir), result[1], overwrite),
+                            path))
+            while len(writing) > 4:  # bound the memory held by queued outputs
+                settle(writing.pop(0))
+        for item in writing:
+            settle(item)
     report.seconds = time.perf_counter() - t0
     return report
 

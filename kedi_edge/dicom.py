@@ -16,7 +16,6 @@ restored decoded (and YBR colour as RGB, as pydicom decodes it).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import warnings
@@ -27,7 +26,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from .envelope import FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, seal_parts, unseal
+from .envelope import BODY_ALIGN, FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, seal_parts, unseal
 from .exceptions import AuthenticationError, InvalidInputError, KediError
 
 __all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "decrypt_dicom", "encrypt_dicom",
@@ -88,9 +87,10 @@ def _block(ds: Dataset) -> dict[int, Any] | None:
     Read by tag rather than through pydicom's cached private blocks, which a copied
     dataset shares with its original.
     """
-    for slot in range(0x10, 0x100):
-        creator = ds.get((PRIVATE_GROUP, slot))
-        if creator is not None and creator.value == PRIVATE_CREATOR:
+    creators = [t for t in ds.keys() if t.group == PRIVATE_GROUP and 0x10 <= t.element < 0x100]
+    for tag in creators:
+        slot = tag.element
+        if ds[tag].value == PRIVATE_CREATOR:
             base = slot << 8
             return {off: ds[PRIVATE_GROUP, base + off] for off in range(0x01, 0x06)
                     if (PRIVATE_GROUP, base + off) in ds}
@@ -100,6 +100,30 @@ def _block(ds: Dataset) -> dict[int, Any] | None:
 def is_encrypted(ds: Dataset) -> bool:
     """Whether ``ds`` carries a kedi_edge private block."""
     return _block(ds) is not None
+
+
+def _copy(ds: Dataset) -> Dataset:
+    """A new dataset sharing ``ds``'s elements; change it only through :func:`_put`.
+
+    Much cheaper than a deep copy, and ``ds`` is never modified.
+    """
+    out = Dataset({tag: ds.get_item(tag) for tag in ds.keys()})
+    # Elements still raw (undecoded) are decoded later with the source's own encoding.
+    implicit, little = ds.original_encoding
+    if implicit is not None:
+        out.set_original_encoding(implicit, little, ds.original_character_set)
+    out.preamble = getattr(ds, "preamble", None)
+    if hasattr(ds, "file_meta"):
+        meta = ds.file_meta
+        out.file_meta = pydicom.dataset.FileMetaDataset({tag: meta[tag] for tag in meta.keys()})
+    return out
+
+
+def _put(ds: Dataset, keyword: str, vr: str, value: Any) -> None:
+    """Set an element with a new DataElement (never mutating a shared one)."""
+    from pydicom.datadict import tag_for_keyword
+
+    ds[tag_for_keyword(keyword)] = pydicom.DataElement(tag_for_keyword(keyword), vr, value)
 
 
 def _new_uid(tag: str) -> str:
@@ -154,18 +178,18 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
         nonces.append(nonce)
         tags.append(bytes(sealed[-TAG_BYTES:]))
         bodies.append(memoryview(sealed)[:-TAG_BYTES])
-    out = copy.deepcopy(ds)
+    out = _copy(ds)
     body = b"".join(bodies)
-    out.PixelData = body + b"\x00" if len(body) % 2 else body  # DICOM values have even length
-    out["PixelData"].VR = "OB" if pixels.dtype.itemsize == 1 else "OW"
-    out.PhotometricInterpretation = photometric
+    _put(out, "PixelData", "OB" if pixels.dtype.itemsize == 1 else "OW",
+         body + b"\x00" if len(body) % 2 else body)  # DICOM values have even length
+    _put(out, "PhotometricInterpretation", "CS", photometric)
     if channel_axis == -1:
-        out.PlanarConfiguration = 0
-    out.SOPInstanceUID = new_sop
+        _put(out, "PlanarConfiguration", "US", 0)
+    _put(out, "SOPInstanceUID", "UI", new_sop)
     if study:
-        out.StudyInstanceUID = new_study
+        _put(out, "StudyInstanceUID", "UI", new_study)
     if series:
-        out.SeriesInstanceUID = new_series
+        _put(out, "SeriesInstanceUID", "UI", new_series)
     _set_file_meta(out, new_sop)
     block = out.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
     block.add_new(_E_FORMAT, "LO", DICOM_FORMAT)
@@ -177,11 +201,12 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
 
 
 def _set_file_meta(ds: Dataset, sop_uid: str) -> None:
-    meta = ds.file_meta if hasattr(ds, "file_meta") else pydicom.dataset.FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    old = ds.file_meta if hasattr(ds, "file_meta") else {}
+    meta = pydicom.dataset.FileMetaDataset({tag: old[tag] for tag in old.keys()})
+    _put(meta, "TransferSyntaxUID", "UI", ExplicitVRLittleEndian)
+    _put(meta, "MediaStorageSOPInstanceUID", "UI", sop_uid)
     if "SOPClassUID" in ds:
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        _put(meta, "MediaStorageSOPClassUID", "UI", ds.SOPClassUID)
     ds.file_meta = meta
 
 
@@ -239,25 +264,23 @@ def decrypt_dicom(ds: Dataset, key: Any) -> Dataset:
         raise AuthenticationError(_FAILED)
     frames, header = [], None
     for i in range(n):
-        prefix = _prefix({**common, "frame": i})
+        prefix = _prefix({**common, "frame": i}, body_align=BODY_ALIGN)
         blob = b"".join((prefix, nonces[i * 12:(i + 1) * 12], data[i * frame_bytes:(i + 1) * frame_bytes],
                          tags[i * 16:(i + 1) * 16]))
         pixels, header = unseal(blob, key)
         frames.append(pixels)
     pixels = frames[0] if n == 1 and int(ds.get("NumberOfFrames", 1) or 1) == 1 else np.stack(frames)
     info = header["dicom"]
-    out = copy.deepcopy(ds)
-    for tag in list(out.keys()):
-        if tag.group == PRIVATE_GROUP:
-            del out[tag]
+    out = _copy(ds)
+    for tag in [t for t in out.keys() if t.group == PRIVATE_GROUP]:
+        del out[tag]
     raw = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
-    out.PixelData = raw + b"\x00" if len(raw) % 2 else raw
-    out["PixelData"].VR = "OB" if pixels.dtype.itemsize == 1 else "OW"
-    out.SOPInstanceUID = info["sop_uid"]
+    _put(out, "PixelData", "OB" if pixels.dtype.itemsize == 1 else "OW", raw + b"\x00" if len(raw) % 2 else raw)
+    _put(out, "SOPInstanceUID", "UI", info["sop_uid"])
     if info["study_uid"]:
-        out.StudyInstanceUID = info["study_uid"]
+        _put(out, "StudyInstanceUID", "UI", info["study_uid"])
     if info["series_uid"]:
-        out.SeriesInstanceUID = info["series_uid"]
+        _put(out, "SeriesInstanceUID", "UI", info["series_uid"])
     _set_file_meta(out, info["sop_uid"])
     return out
 

@@ -43,6 +43,7 @@ VERSION = 1
 FORMAT = "kedi/1"
 INFO = b"kedi-edge/seal/v1\x00"
 NONCE_BYTES, TAG_BYTES = 12, 16
+BODY_ALIGN = 16  # the body starts 16-byte aligned in a container (header padded with spaces)
 _FIXED = len(MAGIC) + 1 + 4
 _DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4")
 _FAILED = "authentication failed: wrong key, or the data is not a kedi seal or was modified"
@@ -109,8 +110,22 @@ class KeySource(Protocol):
     def get(self, key_id: str) -> Key: ...
 
 
-def _prefix(header: dict[str, Any]) -> bytes:
+_local = threading.local()
+
+
+def _scratch(n: int) -> np.ndarray:
+    """A per-thread reusable buffer of at least n bytes (warm pages, no page faults)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.size < n:
+        buf = _local.buf = np.empty(n, np.uint8)
+    return buf[:n]
+
+
+def _prefix(header: dict[str, Any], body_align: int = 1) -> bytes:
+    """MAGIC | version | length | header JSON, padded with spaces (valid JSON) so that the
+    body, after the nonce, starts at a multiple of ``body_align`` bytes."""
     hb = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    hb += b" " * (-(_FIXED + len(hb) + NONCE_BYTES) % body_align)
     return MAGIC + bytes([VERSION]) + struct.pack("<I", len(hb)) + hb
 
 
@@ -131,31 +146,48 @@ def _check_array(array: np.ndarray, channel_axis: int | None) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
 
 
-def seal_parts(array: np.ndarray, key: Key, header: dict[str, Any],
-               channel_axis: int | None = None) -> tuple[bytes, bytes, bytearray]:
-    """Seal one unit; returns (prefix, nonce, ciphertext + tag). ``header`` is extended
-    with the format, key id, shape, dtype and channel layout, and authenticated."""
+def _seal_container(array: np.ndarray, key: Key, header: dict[str, Any],
+                    channel_axis: int | None) -> tuple[bytearray, int]:
+    """The whole container in one buffer, and the offset of its nonce.
+
+    The zigzag + XOR body is written straight into the buffer and encrypted in place,
+    so the pixels are touched twice and no intermediate copy is made.
+    """
     a = _check_array(array, channel_axis)
     full = dict(header)
     full.update(format=FORMAT, key_id=key.key_id, shape=list(a.shape), dtype=a.dtype.str,
                 channel_axis=channel_axis)
-    prefix = _prefix(full)
+    prefix = _prefix(full, body_align=BODY_ALIGN)
     nonce = os.urandom(NONCE_BYTES)
     data_key, pattern = _derive(key, nonce, prefix)
-    body = zigzag_xor(a, key.array_for(a.shape, a.dtype, channel_axis), pattern, channel_axis=channel_axis)
-    out = bytearray(a.nbytes + TAG_BYTES)
+    off = len(prefix) + NONCE_BYTES
+    buf = bytearray(off + a.nbytes + TAG_BYTES)
+    buf[: len(prefix)] = prefix
+    buf[len(prefix) : off] = nonce
+    body = np.frombuffer(buf, np.uint8, count=a.nbytes, offset=off).view(a.dtype).reshape(a.shape)
+    zigzag_xor(a, key.array_for(a.shape, a.dtype, channel_axis), pattern, out=body, channel_axis=channel_axis)
+    del body
+    mv = memoryview(buf)
     enc = Cipher(algorithms.AES(data_key), modes.GCM(nonce)).encryptor()
     enc.authenticate_additional_data(prefix)
-    enc.update_into(body.reshape(-1).view(np.uint8), out)
+    enc.update_into(mv[off : off + a.nbytes], mv[off:])  # in place
     enc.finalize()
-    out[a.nbytes:] = enc.tag
-    return prefix, nonce, out
+    mv[off + a.nbytes :] = enc.tag
+    return buf, len(prefix)
+
+
+def seal_parts(array: np.ndarray, key: Key, header: dict[str, Any],
+               channel_axis: int | None = None) -> tuple[bytes, bytes, memoryview]:
+    """Seal one unit; returns (prefix, nonce, ciphertext + tag). ``header`` is extended
+    with the format, key id, shape, dtype and channel layout, and authenticated."""
+    buf, n = _seal_container(array, key, header, channel_axis)
+    return bytes(buf[:n]), bytes(buf[n : n + NONCE_BYTES]), memoryview(buf)[n + NONCE_BYTES :]
 
 
 def seal(array: np.ndarray, key: Key, *, channel_axis: int | None = None,
          bits_stored: int | None = None, photometric: str | None = None,
-         lossy: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> bytes:
-    """Seal an integer image array into a ``.kedi`` container (bytes).
+         lossy: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> bytearray:
+    """Seal an integer image array into a ``.kedi`` container (a bytearray).
 
     ``array``: (..., H, W), or (..., H, W, C) with ``channel_axis=-1``. The optional
     fields are recorded in the authenticated header: ``bits_stored`` (default the full
@@ -166,8 +198,7 @@ def seal(array: np.ndarray, key: Key, *, channel_axis: int | None = None,
     frames = int(np.prod(a.shape[: a.ndim - (3 if channel_axis == -1 else 2)], dtype=np.int64))
     header = {"bits_stored": int(bits_stored or a.dtype.itemsize * 8), "photometric": photometric,
               "frames": frames, "lossy": lossy or {}, "meta": meta or {}}
-    prefix, nonce, body = seal_parts(a, key, header, channel_axis)
-    return b"".join((prefix, nonce, body))
+    return _seal_container(a, key, header, channel_axis)[0]
 
 
 def peek_header(blob: bytes | bytearray | memoryview) -> dict[str, Any]:
@@ -227,7 +258,7 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     data_key, pattern = _derive(key, nonce, prefix)
     dec = Cipher(algorithms.AES(data_key), modes.GCM(nonce, bytes(mv[len(mv) - TAG_BYTES :]))).decryptor()
     dec.authenticate_additional_data(prefix)
-    body = np.empty(nbytes + 15, np.uint8)
+    body = _scratch(nbytes + 15)
     dec.update_into(ct, body)
     try:
         dec.finalize()

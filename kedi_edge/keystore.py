@@ -132,6 +132,7 @@ class KeyStore:
         self._scope_key = hmac.new(kek, b"kedi-edge scope tags", hashlib.sha256).digest()
         self.meta = meta
         self._cache: dict[str, Key] = {}
+        self._scopes: dict[str, str] = {}  # scope tag -> key id, once read or made
         self._lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------
@@ -270,19 +271,24 @@ class KeyStore:
         if policy not in ("series", "study"):
             raise InvalidInputError(f"policy must be 'series' or 'study' here, got {policy!r}")
         tag = self.scope_tag(policy, uid)
+        with self._lock:
+            known = self._scopes.get(tag)
+        if known:
+            return self.get(known)
         link = self.path / "scopes" / tag
         try:
-            return self.get(link.read_text().strip())
+            key = self.get(link.read_text().strip())
         except FileNotFoundError:
-            pass
-        key = make({"policy": policy, "tag": tag})
-        try:
-            write_atomic(link, key.key_id.encode(), overwrite=False, mode=0o600)
-            return key
-        except FileExistsError:
-            return self.get(link.read_text().strip())
-        except OSError as e:
-            raise KeyStoreError(f"{self.path}: cannot record the key of a {policy} ({e.strerror})") from e
+            key = make({"policy": policy, "tag": tag})
+            try:
+                write_atomic(link, key.key_id.encode(), overwrite=False, mode=0o600)
+            except FileExistsError:  # another process was first: use its key
+                key = self.get(link.read_text().strip())
+            except OSError as e:
+                raise KeyStoreError(f"{self.path}: cannot record the key of a {policy} ({e.strerror})") from e
+        with self._lock:
+            self._scopes[tag] = key.key_id
+        return key
 
     def list(self) -> list[dict[str, Any]]:
         """Metadata of every entry (no key material), oldest first."""

@@ -22,3 +22,4 @@ demo: install
 bench: install
 	$(PYTHON) benchmarks/bench_zigzag_xor.py
 	$(PYTHON) benchmarks/bench_keygen.py
+	$(PYTHON) benchmarks/bench_seal.py

@@ -216,16 +216,14 @@ def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore:
         raise InvalidInputError("encrypt_dicom: give a key or a keystore")
     if policy not in ("image", "series", "study"):
         raise InvalidInputError(f"policy must be image, series or study, got {policy!r}")
-    image = first if channel_axis is None else first.astype(np.float32).mean(axis=-1)
-    shape = image.shape[-2:]
-
     def make(scope: dict[str, Any] | None) -> Key:
         nonlocal generator
         if generator is None:
             from .keygen import KeyGenerator
 
             generator = KeyGenerator()
-        return keystore.new_key(generator, shape, image, scope=scope)
+        image = first if channel_axis is None else first.astype(np.float32).mean(axis=-1)
+        return keystore.new_key(generator, image.shape, image, scope=scope)
 
     uid = str(ds.get("SeriesInstanceUID" if policy == "series" else "StudyInstanceUID", ""))
     if policy == "image" or not uid:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 from .envelope import BODY_ALIGN, FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, seal_parts, unseal
 from .exceptions import AuthenticationError, InvalidInputError, KediError
@@ -55,12 +55,14 @@ def read_pixels(ds: Dataset) -> tuple[np.ndarray, int | None, str]:
     if bits not in (8, 16, 32):
         raise DicomError(f"{_name(ds)}: unsupported pixel format (BitsAllocated {bits}; "
                          "8, 16 or 32 are supported)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pixels = ds.pixel_array
-    except Exception as e:  # pydicom raises many types for undecodable pixel data
-        raise DicomError(f"{_name(ds)}: cannot decode pixel data ({type(e).__name__}: {e})") from e
+    pixels = _native_pixels(ds, bits)
+    if pixels is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pixels = ds.pixel_array
+        except Exception as e:  # pydicom raises many types for undecodable pixel data
+            raise DicomError(f"{_name(ds)}: cannot decode pixel data ({type(e).__name__}: {e})") from e
     if pixels.dtype.kind not in "ui" or pixels.dtype.itemsize * 8 != bits:
         raise DicomError(f"{_name(ds)}: unsupported pixel format ({pixels.dtype} for BitsAllocated {bits})")
     pixels = np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("="))
@@ -73,6 +75,39 @@ def read_pixels(ds: Dataset) -> tuple[np.ndarray, int | None, str]:
     if samples != 1:
         raise DicomError(f"{_name(ds)}: unsupported pixel format (SamplesPerPixel {samples})")
     return pixels, None, photometric
+
+
+_NATIVE_LE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+_PLAIN_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR")
+
+
+def _native_pixels(ds: Dataset, bits: int) -> np.ndarray | None:
+    """The stored pixel values of uncompressed little-endian data, read straight from
+    PixelData (the exact stored bits); None where pydicom's decoders are needed."""
+    meta = getattr(ds, "file_meta", None)
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    if ts not in _NATIVE_LE or photometric not in _PLAIN_PHOTOMETRIC:
+        return None
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        planar = int(ds.get("PlanarConfiguration", 0) or 0)
+        signed = int(ds.get("PixelRepresentation", 0) or 0)
+        data = ds.PixelData
+    except (AttributeError, TypeError, ValueError):
+        return None
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    count = rows * cols * frames * samples
+    if samples not in (1, 3) or min(rows, cols, frames) < 1 or len(data) < count * dtype.itemsize:
+        return None
+    a = np.frombuffer(data, dtype, count=count)
+    if samples == 1:
+        shape = (frames, rows, cols) if frames > 1 else (rows, cols)
+        return a.reshape(shape)
+    a = a.reshape(frames, 3, rows, cols).transpose(0, 2, 3, 1) if planar else a.reshape(frames, rows, cols, 3)
+    return a if frames > 1 else a[0]
 
 
 def pixel_sha256(ds: Dataset) -> str:

@@ -88,6 +88,7 @@ def test_every_bundled_file_round_trips_or_fails_clearly(path, tmp_path, store, 
         write_dicom(dec, tmp_path / "dec.dcm")
         dec2 = load(str(tmp_path / "dec.dcm"))
         assert pixel_sha256(dec2) == want
+        np.testing.assert_array_equal(dec2.pixel_array, ds.pixel_array)  # as pydicom decodes them
         assert dec2.SOPInstanceUID == ds.SOPInstanceUID
         assert dec2.get("SeriesInstanceUID") == ds.get("SeriesInstanceUID")
         assert (PRIVATE_GROUP, 0x0010) not in dec2

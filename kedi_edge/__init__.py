@@ -20,6 +20,7 @@ from .exceptions import (
 )
 from .keygen import KeyGenerator
 from .keystore import KeyStore
+from .ripplet import add_speckle, despeckle, ripplet_forward, ripplet_inverse
 from .runtime import _warn_unknown_simd_names, runtime_info
 from .xor import xor_into
 from .zigzag import PATTERNS, unzigzag, xor_unzigzag, zigzag, zigzag_order, zigzag_xor
@@ -37,7 +38,11 @@ __all__ = [
     "ModelError",
     "ProviderError",
     "__version__",
+    "add_speckle",
+    "despeckle",
     "open",
+    "ripplet_forward",
+    "ripplet_inverse",
     "runtime_info",
     "seal",
     "unzigzag",

@@ -46,6 +46,7 @@ class Failure:
 @dataclass
 class Report:
     done: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # outputs already there and verified
     failed: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
@@ -114,6 +115,12 @@ def _load_npy(path: Path) -> np.ndarray:
 
 def _verify_output(action: str, out: Path, store: Any) -> bool:
     """Whether an existing output is complete and authentic (for resuming a batch)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kdicom.LossyWarning)
+        return _verify_output_quietly(action, out, store)
+
+
+def _verify_output_quietly(action: str, out: Path, store: Any) -> bool:
     try:
         if action == "encrypt":
             if out.suffix == ".kedi":
@@ -142,21 +149,40 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
             blob = path.read_bytes()
         except OSError as e:
             raise _InputError(f"{path}: cannot read ({e.strerror})") from e
-        pixels, _ = unseal(blob, store)
+        pixels, header = unseal(blob, store)
+        speckle = (header.get("lossy") or {}).get("speckle")
+        if speckle and action == "decrypt":
+            opts["_warnings"].append(f"{path}: speckle (var {speckle['var']}) was added before encryption; the "
+                                     f"decrypted pixels are {'despeckled, ' if opts.get('despeckle') else ''}"
+                                     "not the original ones")
+            if opts.get("despeckle"):
+                from .dicom import _despeckle_frame
+
+                planes = pixels.reshape((-1,) + pixels.shape[-2:]) if header["channel_axis"] is None else pixels
+                pixels = _despeckle_frame(planes, float(speckle["var"]), header["channel_axis"]).reshape(pixels.shape)
         return None if action == "verify" else (".npy", _npy_bytes(pixels))
     if path.suffix == ".npy":
         if action != "encrypt":
             raise _InputError(f"{path}: not encrypted (a plain .npy array)")
         key = opts["key_for_array"](path)
-        return ".kedi", seal(_load_npy(path), key)
+        array, lossy = _load_npy(path), None
+        if opts.get("speckle"):
+            from .ripplet import add_speckle
+
+            array = add_speckle(array, float(opts["speckle"]))
+            lossy = {"speckle": {"var": float(opts["speckle"]), "model": "J = I + n*I, n ~ N(0, var)"}}
+        return ".kedi", seal(array, key, lossy=lossy)
     ds = _read_dicom(path)
     if ds is None:
         raise _InputError(f"{path}: not a DICOM file, .npy array or .kedi container")
     if action == "encrypt":
         enc = kdicom.encrypt_dicom(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
-                                   policy=opts.get("policy", "series"))
+                                   policy=opts.get("policy", "series"), speckle=opts.get("speckle"))
         return "", _dicom_bytes(enc)
-    dec = kdicom.decrypt_dicom(ds, store)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", kdicom.LossyWarning)
+        dec = kdicom.decrypt_dicom(ds, store, despeckle=bool(opts.get("despeckle")))
+    opts["_warnings"] += [str(w.message) for w in caught if issubclass(w.category, kdicom.LossyWarning)]
     return None if action == "verify" else ("", _dicom_bytes(dec))
 
 
@@ -210,8 +236,9 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
     """
     from tqdm import tqdm
 
-    opts = opts or {}
+    opts = dict(opts or {})
     report = Report()
+    opts["_warnings"] = report.warnings
     t0 = time.perf_counter()
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)

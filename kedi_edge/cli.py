@@ -139,7 +139,8 @@ def _batch(args: argparse.Namespace, action: str) -> int:
 
     inputs = batch.collect(args.paths, args.recursive)
     store = _open_store(args)
-    opts: dict = {"policy": getattr(args, "policy", "series")}
+    opts: dict = {"policy": getattr(args, "policy", "series"), "speckle": getattr(args, "speckle", None),
+                  "despeckle": getattr(args, "despeckle", False)}
     if action == "encrypt":
         from .keygen import KeyGenerator
 
@@ -163,6 +164,8 @@ def _batch(args: argparse.Namespace, action: str) -> int:
     report = batch.run(action, inputs, store, outdir=outdir, overwrite=getattr(args, "overwrite", False),
                        quarantine=Path(args.quarantine) if getattr(args, "quarantine", None) else None,
                        progress=not args.no_progress, opts=opts)
+    for w in report.warnings:
+        print(f"kedi-edge {action}: warning: {w}", file=sys.stderr)
     for f in report.failed:
         print(f"kedi-edge {action}: {f.message}", file=sys.stderr)
     verb = {"encrypt": "encrypted", "decrypt": "decrypted", "verify": "verified"}[action]
@@ -231,11 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=["image", "series", "study"], default="series",
                    help="one key per image, series (default) or study")
     p.add_argument("--key", default=None, help="use this key id instead of the policy")
+    p.add_argument("--speckle", type=float, default=None, metavar="VAR",
+                   help="add multiplicative speckle of this variance before sealing (lossy; "
+                        "recorded in the header; default: lossless)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.set_defaults(func=lambda a: _batch(a, "encrypt"))
 
     p = sub.add_parser("decrypt", help="decrypt encrypted DICOM files and .kedi containers into OUTDIR")
     _batch_options(p, output=True)
+    p.add_argument("--despeckle", action="store_true",
+                   help="despeckle images that were speckled before sealing (ripplet shrinkage)")
     p.set_defaults(func=lambda a: _batch(a, "decrypt"))
 
     p = sub.add_parser("verify", help="authenticate encrypted files without writing plaintext")

@@ -29,7 +29,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate
 from .envelope import BODY_ALIGN, FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, seal_parts, unseal
 from .exceptions import AuthenticationError, InvalidInputError, KediError
 
-__all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "decrypt_dicom", "encrypt_dicom",
+__all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "LossyWarning", "decrypt_dicom", "encrypt_dicom",
            "is_encrypted", "pixel_sha256", "read_pixels", "write_dicom"]
 
 PRIVATE_GROUP = 0x4B45
@@ -173,18 +173,28 @@ def _frames(pixels: np.ndarray, channel_axis: int | None, n_frames: int) -> list
 
 
 def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, generator: Any = None,
-                  policy: str = "series") -> Dataset:
+                  policy: str = "series", speckle: float | None = None) -> Dataset:
     """An encrypted copy of ``ds``; ``ds`` itself is not changed.
 
     Give a ``key``, or a ``keystore`` (and a KeyGenerator, made on demand) to take the
     key of the image's series or study from, or to make one (``policy``: "image",
-    "series" or "study").
+    "series" or "study"). ``speckle``: add multiplicative speckle of this variance
+    before sealing (lossy, for privacy in research use; recorded in the authenticated
+    header). The default is lossless.
     """
     if is_encrypted(ds):
         raise DicomError(f"{_name(ds)}: already encrypted by kedi_edge")
     pixels, channel_axis, photometric = read_pixels(ds)
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     frames = _frames(pixels, channel_axis, n_frames)
+    lossy: dict[str, Any] = {}
+    if speckle is not None:
+        if not (isinstance(speckle, (int, float)) and 0 < speckle <= 1):
+            raise InvalidInputError(f"speckle variance must be in (0, 1], got {speckle!r}")
+        from .ripplet import add_speckle
+
+        frames = [add_speckle(f, float(speckle)) for f in frames]
+        lossy = {"speckle": {"var": float(speckle), "model": "J = I + n*I, n ~ N(0, var)"}}
     if key is None:
         key = _key_for(ds, frames[0], channel_axis, keystore, generator, policy)
     study, series = str(ds.get("StudyInstanceUID", "")), str(ds.get("SeriesInstanceUID", ""))
@@ -196,7 +206,7 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     new_sop = generate_uid()
     header = {
         "bits_stored": int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
-        "photometric": photometric, "frames": len(frames), "lossy": {}, "meta": {},
+        "photometric": photometric, "frames": len(frames), "lossy": lossy, "meta": {},
         "dicom": {"format": DICOM_FORMAT,
                   "study_uid": study, "series_uid": series, "sop_uid": str(ds.get("SOPInstanceUID", "")),
                   "new_study_uid": new_study, "new_series_uid": new_series, "new_sop_uid": new_sop,
@@ -266,12 +276,14 @@ def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore:
     return keystore.key_for_scope(policy, uid, make)
 
 
-def decrypt_dicom(ds: Dataset, key: Any) -> Dataset:
+def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
     """The original dataset back from an encrypted one: pixels bit-exact, original UIDs.
 
     ``key``: the Key, or a key store to find it in. AuthenticationError if the file
     was modified or the key is wrong (KeyNotFoundError if the store lacks it); no pixel
-    is returned unless every frame authenticates.
+    is returned unless every frame authenticates. If speckle was added before sealing
+    the sealed (speckled) pixels come back and a warning says so; with ``despeckle``
+    they are despeckled with the recorded variance (still not the original pixels).
     """
     block = _block(ds)
     if block is None:
@@ -302,6 +314,13 @@ def decrypt_dicom(ds: Dataset, key: Any) -> Dataset:
                          tags[i * 16:(i + 1) * 16]))
         pixels, header = unseal(blob, key)
         frames.append(pixels)
+    speckle = (header.get("lossy") or {}).get("speckle")
+    if speckle:
+        warnings.warn(f"{_name(ds)}: speckle (var {speckle.get('var')}) was added before encryption; "
+                      f"the decrypted pixels are {'despeckled, ' if despeckle else ''}not the original ones",
+                      LossyWarning, stacklevel=2)
+        if despeckle:
+            frames = [_despeckle_frame(f, float(speckle["var"]), header["channel_axis"]) for f in frames]
     pixels = frames[0] if n == 1 and int(ds.get("NumberOfFrames", 1) or 1) == 1 else np.stack(frames)
     info = header["dicom"]
     out = _copy(ds)
@@ -316,6 +335,19 @@ def decrypt_dicom(ds: Dataset, key: Any) -> Dataset:
         _put(out, "SeriesInstanceUID", "UI", info["series_uid"])
     _set_file_meta(out, info["sop_uid"])
     return out
+
+
+class LossyWarning(UserWarning):
+    """Decrypted pixels differ from the original because a lossy stage (speckle) was used."""
+
+
+def _despeckle_frame(frame: np.ndarray, var: float, channel_axis: int | None) -> np.ndarray:
+    from .ripplet import despeckle
+
+    if channel_axis == -1:
+        return np.stack([despeckle(frame[..., k], var=var) for k in range(frame.shape[-1])], axis=-1)
+    planes = frame.reshape((-1,) + frame.shape[-2:])
+    return np.stack([despeckle(p, var=var) for p in planes]).reshape(frame.shape)
 
 
 def write_dicom(ds: Dataset, path: Any) -> None:

@@ -190,3 +190,12 @@ def test_passphrase_never_on_the_command_line(tmp_path):
     wrong = "import os; os.environ['KEDI_PASSPHRASE'] = 'nope'; "
     assert kedi("keys", "list", "--keys", str(tmp_path / "p"), "--passphrase", code_prefix=wrong).returncode == 9
     assert kedi("keys", "init", "--keys", str(tmp_path / "q"), "--passphrase", "pw").returncode == 2
+
+
+def test_speckle_on_encrypt_and_despeckle_on_decrypt(tmp_path, series):
+    assert kedi("encrypt", str(series / "a.dcm"), "-o", str(tmp_path / "enc"), "--speckle", "0.04",
+                "--no-progress", *store_args(tmp_path)).returncode == 0
+    r = kedi("decrypt", str(tmp_path / "enc" / "a.dcm"), "-o", str(tmp_path / "dec"), "--despeckle",
+             "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 0 and "warning" in r.stderr and "despeckled" in r.stderr
+    assert (tmp_path / "dec" / "a.dcm").is_file()

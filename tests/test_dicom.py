@@ -12,7 +12,7 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
-from kedi_edge import AuthenticationError, Key, KeyGenerator, KeyNotFoundError, KeyStore
+from kedi_edge import AuthenticationError, InvalidInputError, Key, KeyGenerator, KeyNotFoundError, KeyStore
 from kedi_edge.dicom import (
     PRIVATE_CREATOR,
     PRIVATE_GROUP,
@@ -187,3 +187,20 @@ def test_input_dataset_is_not_modified():
     before = (ds.SOPInstanceUID, bytes(ds.PixelData), ds.file_meta.TransferSyntaxUID)
     encrypt_dicom(ds, fixed_key())
     assert (ds.SOPInstanceUID, bytes(ds.PixelData), ds.file_meta.TransferSyntaxUID) == before
+
+
+def test_speckle_is_recorded_and_decrypt_warns():
+    from kedi_edge.dicom import LossyWarning
+
+    ds, key = load("CT_small.dcm"), fixed_key()
+    enc = encrypt_dicom(ds, key, speckle=0.04)
+    header = bytes(enc[PRIVATE_GROUP, 0x1003].value)
+    assert b'"speckle":{"model"' in header and b'"var":0.04' in header
+    with pytest.warns(LossyWarning, match="not the original"):
+        plain = read_pixels(decrypt_dicom(enc, key))[0].astype(float)
+    with pytest.warns(LossyWarning, match="despeckled"):
+        clean = read_pixels(decrypt_dicom(enc, key, despeckle=True))[0].astype(float)
+    orig = read_pixels(ds)[0].astype(float)
+    assert np.mean((clean - orig) ** 2) < 0.5 * np.mean((plain - orig) ** 2)
+    with pytest.raises(InvalidInputError, match="speckle"):
+        encrypt_dicom(ds, key, speckle=2.0)

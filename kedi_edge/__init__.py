@@ -20,7 +20,6 @@ from .exceptions import (
 )
 from .keygen import KeyGenerator
 from .keystore import KeyStore
-from .ripplet import add_speckle, despeckle, ripplet_forward, ripplet_inverse
 from .runtime import _warn_unknown_simd_names, runtime_info
 from .xor import xor_into
 from .zigzag import PATTERNS, unzigzag, xor_unzigzag, zigzag, zigzag_order, zigzag_xor
@@ -54,3 +53,14 @@ __all__ = [
 ]
 
 _warn_unknown_simd_names()
+
+_LAZY = {"add_speckle", "despeckle", "ripplet_forward", "ripplet_inverse"}
+
+
+def __getattr__(name: str):
+    # The ripplet functions load scipy.fft (a quarter of a second) only when first used.
+    if name in _LAZY:
+        from . import ripplet
+
+        return getattr(ripplet, name)
+    raise AttributeError(f"module 'kedi_edge' has no attribute {name!r}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from typing import Any
 
@@ -297,7 +298,7 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
         key_id = block[_E_KEY_ID].value
         n = int(common["frames"])
         shape = [int(s) for s in common["shape"]]
-        frame_bytes = int(np.prod(shape)) * np.dtype(common["dtype"]).itemsize
+        frame_bytes = math.prod(shape) * np.dtype(common["dtype"]).itemsize
         data = memoryview(ds.PixelData)
     except AuthenticationError:
         raise

@@ -20,6 +20,7 @@ with :class:`AuthenticationError` and no pixels are returned.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import threading
@@ -250,7 +251,7 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
         key = key.get(header["key_id"])
     dtype = np.dtype(header["dtype"])
     shape = tuple(int(s) for s in header["shape"])
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow from a crafted shape
     nonce = bytes(mv[off : off + NONCE_BYTES])
     ct = mv[off + NONCE_BYTES : len(mv) - TAG_BYTES]
     if len(ct) != nbytes:

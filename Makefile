@@ -1,8 +1,13 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install dcmtk test demo bench
+.PHONY: install install-runtime dcmtk test demo bench
 
+# The runtime alone (what the demo needs; no torch).
+install-runtime:
+	$(PYTHON) -m pip install --disable-pip-version-check -e .
+
+# Everything the tests use, including the train extra (torch pinned to the CPU wheel).
 install:
 	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test,train]'
 
@@ -16,10 +21,12 @@ dcmtk:
 test: install dcmtk
 	$(PYTHON) -m pytest
 
-demo: install
+demo: install-runtime
 	$(PYTHON) -m kedi_edge.demo
 
 bench: install
+	$(PYTHON) -m pip install --disable-pip-version-check -e '.[bench]'
 	$(PYTHON) benchmarks/bench_zigzag_xor.py
 	$(PYTHON) benchmarks/bench_keygen.py
 	$(PYTHON) benchmarks/bench_seal.py
+	$(PYTHON) benchmarks/bench_despeckle.py

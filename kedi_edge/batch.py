@@ -226,13 +226,101 @@ def _write(target: Path, data: bytes, overwrite: bool) -> None:
         raise _OutputError(f"{target}: cannot write ({e.strerror or e})") from e
 
 
+def _prepare(action: str, path: Path, rel: Path, store: Any, outdir: Path | None, overwrite: bool,
+             opts: dict[str, Any]) -> tuple[str, tuple[Path, bytes] | None]:
+    """One input up to its output bytes: ("skipped", None), ("done", None) for verify, or
+    ("write", (target, data)). Raises KediError for a failure of this file."""
+    if action != "verify":
+        # The output's name is known before the work for every input kind.
+        guess = _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
+                             ".npy" if path.suffix == ".kedi" else "", outdir)
+        if guess.exists() and not overwrite:
+            if _verify_output(action, guess, store):
+                return "skipped", None
+            raise _OutputError(f"{guess}: exists and is not a verified output (use --overwrite to replace it)")
+    result = _process(action, path, store, opts)
+    if result is None:
+        return "done", None
+    return "write", (_output_path(rel, result[0], outdir), result[1])
+
+
+# State a forked worker inherits from the parent (keys and KEK stay in memory, unpickled).
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker() -> None:
+    # Parallelism is across processes here: one native thread each, so no worker spins
+    # on a core another process needs.
+    from . import _native
+
+    _native._set_threads(1)
+
+
+def _work(item: tuple[Path, Path]) -> tuple[str, Path, str, str, list[str]]:
+    """One file in a worker process: (status, path, category, message, warnings)."""
+    path, rel = item
+    w = _WORKER
+    opts = dict(w["opts"])
+    opts["_warnings"] = []
+    try:
+        status, out = _prepare(w["action"], path, rel, w["store"], w["outdir"], w["overwrite"], opts)
+        if out is not None:
+            _write(out[0], out[1], w["overwrite"])
+            status = "done"
+        return status, path, "", "", opts["_warnings"]
+    except KediError as e:
+        return "failed", path, _category(e), str(e), opts["_warnings"]
+
+
+def _parallel_ok(action: str, inputs: list[tuple[Path, Path]], opts: dict[str, Any], jobs: int) -> bool:
+    """Whether the batch can run in worker processes: fork is available, and encryption
+    never needs the GAN in a worker (keys of series/study made beforehand, or one key)."""
+    import multiprocessing
+
+    if jobs < 2 or len(inputs) < 2 * jobs or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if action != "encrypt" or opts.get("key") is not None:
+        return True
+    return opts.get("policy", "series") in ("series", "study") and not any(
+        p.suffix in (".npy", ".kedi") for p, _ in inputs)
+
+
+def _make_scope_keys(inputs: list[tuple[Path, Path]], store: Any, opts: dict[str, Any]) -> None:
+    """Before forking: make the key of every series (or study) the batch will need."""
+    policy = opts.get("policy", "series")
+    seen: set[str] = set()
+    attr = "SeriesInstanceUID" if policy == "series" else "StudyInstanceUID"
+    for path, _ in inputs:
+        try:
+            import pydicom
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                head = pydicom.dcmread(path, stop_before_pixels=True)
+            uid = str(head.get(attr, ""))
+        except Exception:  # unreadable files fail later, in their worker, with their message
+            continue
+        if not uid or uid in seen:
+            continue
+        seen.add(uid)
+        try:
+            ds = _read_dicom(path)
+            if ds is not None and not kdicom.is_encrypted(ds):
+                opts["generator"] = kdicom.key_for_dataset(ds, store, opts.get("generator"), policy)[1]
+        except KediError:
+            continue  # reported by the worker that handles the file
+
+
 def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Path | None = None,
         overwrite: bool = False, quarantine: Path | None = None, progress: bool = True,
-        opts: dict[str, Any] | None = None, on_file: Callable[[Path, str], None] | None = None) -> Report:
+        opts: dict[str, Any] | None = None, on_file: Callable[[Path, str], None] | None = None,
+        jobs: int | None = None) -> Report:
     """Apply ``action`` ("encrypt", "decrypt" or "verify") to every input.
 
-    Outputs are written (temporary file, fsync, rename) by two background threads while
-    the next file is processed; an output appears only once it is complete on disk.
+    ``jobs``: worker processes (forked; default 1, everything in this process). With
+    one process, outputs are written (temporary file, fsync, rename) by two background
+    threads while the next file is processed. Either way an output appears only once
+    it is complete on disk.
     """
     from tqdm import tqdm
 
@@ -242,54 +330,70 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
     t0 = time.perf_counter()
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
+    jobs = 1 if jobs is None else max(1, int(jobs))
 
-    def fail(path: Path, e: KediError) -> None:
-        report.failed.append(Failure(path, _category(e), str(e)))
-        if quarantine is not None and _category(e) in (INPUT, AUTH) and path.exists():
+    def fail(path: Path, category: str, message: str) -> None:
+        report.failed.append(Failure(path, category, message))
+        if quarantine is not None and category in (INPUT, AUTH) and path.exists():
             _quarantine(path, quarantine)
         if on_file:
-            on_file(path, str(e))
+            on_file(path, message)
+
+    def ok(path: Path, status: str) -> None:
+        (report.skipped if status == "skipped" else report.done).append(path)
+        if on_file:
+            on_file(path, "ok")
+
+    bar = tqdm(total=len(inputs), desc=action, unit="file", disable=not progress, leave=False)
+    if _parallel_ok(action, inputs, opts, jobs):
+        import multiprocessing
+
+        if action == "encrypt" and opts.get("key") is None:
+            _make_scope_keys(inputs, store, opts)
+        _WORKER.update(action=action, store=store, outdir=outdir, overwrite=overwrite,
+                       opts={k: v for k, v in opts.items() if k not in ("_warnings", "generator")})
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker) as pool:
+                for status, path, category, message, warns in pool.imap_unordered(_work, inputs, chunksize=2):
+                    report.warnings.extend(warns)
+                    if status == "failed":
+                        fail(path, category, message)
+                    else:
+                        ok(path, status)
+                    bar.update()
+        finally:
+            _WORKER.clear()
+            bar.close()
+        report.seconds = time.perf_counter() - t0
+        return report
 
     def settle(item: tuple[Future, Path]) -> None:
         fut, path = item
         try:
             fut.result()
         except KediError as e:
-            fail(path, e)
+            fail(path, _category(e), str(e))
             return
-        report.done.append(path)
-        if on_file:
-            on_file(path, "ok")
+        ok(path, "done")
 
     writing: list[tuple[Future, Path]] = []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kedi-write") as pool:
-        for path, rel in tqdm(inputs, desc=action, unit="file", disable=not progress, leave=False):
+        for path, rel in inputs:
+            bar.update()
             try:
-                if action != "verify":
-                    # The output's name is known before the work for every input kind.
-                    guess = _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
-                                         ".npy" if path.suffix == ".kedi" else "", outdir)
-                    if guess.exists() and not overwrite:
-                        if _verify_output(action, guess, store):
-                            report.skipped.append(path)
-                            continue
-                        raise _OutputError(f"{guess}: exists and is not a verified output "
-                                           "(use --overwrite to replace it)")
-                result = _process(action, path, store, opts)
+                status, out = _prepare(action, path, rel, store, outdir, overwrite, opts)
             except KediError as e:
-                fail(path, e)
+                fail(path, _category(e), str(e))
                 continue
-            if result is None:
-                report.done.append(path)
-                if on_file:
-                    on_file(path, "ok")
+            if out is None:
+                ok(path, status)
                 continue
-            writing.append((pool.submit(_write, _output_path(rel, result[0], outdir), result[1], overwrite),
-                            path))
+            writing.append((pool.submit(_write, out[0], out[1], overwrite), path))
             while len(writing) > 4:  # bound the memory held by queued outputs
                 settle(writing.pop(0))
         for item in writing:
             settle(item)
+    bar.close()
     report.seconds = time.perf_counter() - t0
     return report
 

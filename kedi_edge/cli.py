@@ -134,6 +134,27 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _LazyGenerator:
+    """A KeyGenerator made on first use (most runs find their keys in the store)."""
+
+    def __init__(self, device: str) -> None:
+        self.device, self._gen = device, None
+
+    def _get(self):
+        if self._gen is None:
+            from .keygen import KeyGenerator
+
+            self._gen = KeyGenerator(device=self.device)
+        return self._gen
+
+    @property
+    def sha256(self) -> str:
+        return self._get().sha256
+
+    def generate(self, *args, **kwargs):
+        return self._get().generate(*args, **kwargs)
+
+
 def _batch(args: argparse.Namespace, action: str) -> int:
     from . import batch
 
@@ -159,15 +180,16 @@ def _batch(args: argparse.Namespace, action: str) -> int:
             return store.new_key(generator, a.shape[-2:], a.reshape((-1,) + a.shape[-2:])[0])
 
         opts["key_for_array"] = key_for_array
-        opts["generator"] = None
+        opts["generator"] = _LazyGenerator(args.device)
     outdir = Path(args.output) if action != "verify" else None
     report = batch.run(action, inputs, store, outdir=outdir, overwrite=getattr(args, "overwrite", False),
                        quarantine=Path(args.quarantine) if getattr(args, "quarantine", None) else None,
-                       progress=not args.no_progress, opts=opts)
+                       progress=not args.no_progress, opts=opts, jobs=args.jobs)
     for w in report.warnings:
         print(f"kedi-edge {action}: warning: {w}", file=sys.stderr)
     for f in report.failed:
-        print(f"kedi-edge {action}: {f.message}", file=sys.stderr)
+        where = "" if str(f.path) in f.message else f"{f.path}: "  # every line names its file
+        print(f"kedi-edge {action}: {where}{f.message}", file=sys.stderr)
     verb = {"encrypt": "encrypted", "decrypt": "decrypted", "verify": "verified"}[action]
     print(f"{verb} {len(report.done)}, already done {len(report.skipped)}, failed {len(report.failed)} "
           f"({report.seconds:.1f} s)", file=sys.stderr)
@@ -200,6 +222,8 @@ def _batch_options(p: argparse.ArgumentParser, output: bool) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="descend into folders")
     p.add_argument("--quarantine", default=None, help="move inputs that fail here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="worker processes (default 1: this process only); series keys are made first")
     _store_options(p)
 
 

@@ -31,7 +31,7 @@ from .envelope import BODY_ALIGN, FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, 
 from .exceptions import AuthenticationError, InvalidInputError, KediError
 
 __all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "LossyWarning", "decrypt_dicom", "encrypt_dicom",
-           "is_encrypted", "pixel_sha256", "read_pixels", "write_dicom"]
+           "is_encrypted", "key_for_dataset", "pixel_sha256", "read_pixels", "write_dicom"]
 
 PRIVATE_GROUP = 0x4B45
 PRIVATE_CREATOR = "KEDI_EDGE 1"
@@ -197,7 +197,7 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
         frames = [add_speckle(f, float(speckle)) for f in frames]
         lossy = {"speckle": {"var": float(speckle), "model": "J = I + n*I, n ~ N(0, var)"}}
     if key is None:
-        key = _key_for(ds, frames[0], channel_axis, keystore, generator, policy)
+        key, _ = _key_for(ds, frames[0], channel_axis, keystore, generator, policy)
     study, series = str(ds.get("StudyInstanceUID", "")), str(ds.get("SeriesInstanceUID", ""))
     if keystore is not None:
         new_study = _new_uid(keystore.scope_tag("study-uid", study)) if study else generate_uid()
@@ -257,11 +257,13 @@ def _set_file_meta(ds: Dataset, sop_uid: str) -> None:
 
 
 def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore: Any, generator: Any,
-             policy: str) -> Key:
+             policy: str) -> tuple[Key, Any]:
+    """The key for ``ds`` by policy, and the generator (made here if it was needed)."""
     if keystore is None:
         raise InvalidInputError("encrypt_dicom: give a key or a keystore")
     if policy not in ("image", "series", "study"):
         raise InvalidInputError(f"policy must be image, series or study, got {policy!r}")
+
     def make(scope: dict[str, Any] | None) -> Key:
         nonlocal generator
         if generator is None:
@@ -273,8 +275,17 @@ def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore:
 
     uid = str(ds.get("SeriesInstanceUID" if policy == "series" else "StudyInstanceUID", ""))
     if policy == "image" or not uid:
-        return make({"policy": "image"})
-    return keystore.key_for_scope(policy, uid, make)
+        return make({"policy": "image"}), generator
+    return keystore.key_for_scope(policy, uid, make), generator
+
+
+def key_for_dataset(ds: Dataset, keystore: Any, generator: Any = None,
+                    policy: str = "series") -> tuple[Key, Any]:
+    """The key encrypt_dicom would use for ``ds`` (made now if its series or study has
+    none), and the KeyGenerator used (None if no key had to be made)."""
+    pixels, channel_axis, _ = read_pixels(ds)
+    first = _frames(pixels, channel_axis, int(ds.get("NumberOfFrames", 1) or 1))[0]
+    return _key_for(ds, first, channel_axis, keystore, generator, policy)
 
 
 def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:

@@ -199,3 +199,39 @@ def test_speckle_on_encrypt_and_despeckle_on_decrypt(tmp_path, series):
              "--no-progress", *store_args(tmp_path))
     assert r.returncode == 0 and "warning" in r.stderr and "despeckled" in r.stderr
     assert (tmp_path / "dec" / "a.dcm").is_file()
+
+
+@pytest.fixture
+def big_series(tmp_path):
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(10):
+        name = ("CT_small.dcm", "MR_small.dcm", "rtdose.dcm")[i % 3]
+        shutil.copy(pydicom.data.get_testdata_file(name, download=False), src / f"{i:02d}.dcm")
+    (src / "zz_broken.dcm").write_bytes(b"\x00" * 300)
+    assert kedi("keys", "init", *store_args(tmp_path)).returncode == 0
+    return src
+
+
+def test_worker_processes_give_the_same_results(tmp_path, big_series):
+    before = snapshot(big_series)
+    r = kedi("encrypt", str(big_series), "-r", "-o", str(tmp_path / "enc"), "--jobs", "2", "--no-progress",
+             "--quarantine", str(tmp_path / "q"), *store_args(tmp_path))
+    assert r.returncode == 3 and "encrypted 10" in r.stderr and "zz_broken.dcm" in r.stderr
+    assert (tmp_path / "q" / "zz_broken.dcm").exists()
+    assert {p: b for p, b in snapshot(big_series).items()} == {p: b for p, b in before.items()
+                                                                 if p.name != "zz_broken.dcm"}
+    listing = kedi("keys", "list", *store_args(tmp_path)).stdout
+    assert listing.startswith("3 key(s)")  # one per series, made before the workers started
+    r = kedi("decrypt", str(tmp_path / "enc"), "-r", "-o", str(tmp_path / "dec"), "--jobs", "2",
+             "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 0 and "decrypted 10" in r.stderr
+    for i in range(10):
+        orig = pydicom.dcmread(big_series / f"{i:02d}.dcm")
+        assert (pydicom.dcmread(tmp_path / "dec" / f"{i:02d}.dcm").pixel_array == orig.pixel_array).all()
+    enc = tmp_path / "enc" / "03.dcm"
+    data = bytearray(enc.read_bytes())
+    data[data.index(bytes(pydicom.dcmread(enc).PixelData)[:64]) + 500] ^= 4
+    enc.write_bytes(bytes(data))
+    r = kedi("verify", str(tmp_path / "enc"), "-r", "--jobs", "2", "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 8 and "03.dcm" in r.stderr and "verified 9" in r.stderr

@@ -24,7 +24,6 @@ import math
 import os
 import struct
 import threading
-from collections import OrderedDict
 from hashlib import sha256
 from typing import Any, Protocol
 
@@ -34,6 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ._cache import ArrayCache
 from .exceptions import AuthenticationError, InvalidInputError
 from .zigzag import PATTERNS, xor_unzigzag, zigzag_xor
 
@@ -44,6 +44,7 @@ VERSION = 1
 FORMAT = "kedi/1"
 INFO = b"kedi-edge/seal/v1\x00"
 NONCE_BYTES, TAG_BYTES = 12, 16
+KEY_ARRAY_CACHE_BYTES = 64 * 2**20  # per key: the XOR key arrays of recent image shapes
 BODY_ALIGN = 16  # the body starts 16-byte aligned in a container (header padded with spaces)
 _FIXED = len(MAGIC) + 1 + 4
 _DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4")
@@ -69,8 +70,7 @@ class Key:
         self.image = np.ascontiguousarray(image, dtype="<u4").copy()
         self.image.flags.writeable = False
         self._ikm = sha256(self.image.tobytes()).digest()
-        self._arrays: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._arrays = ArrayCache(KEY_ARRAY_CACHE_BYTES)
 
     def __repr__(self) -> str:
         return f"Key({self.key_id!r}, {self.image.shape[0]}x{self.image.shape[1]})"
@@ -78,31 +78,22 @@ class Key:
     def array_for(self, shape: tuple[int, ...], dtype: np.dtype, channel_axis: int | None) -> np.ndarray:
         """The XOR key for an array of this shape, dtype and channel layout (cached, read-only)."""
         dtype = np.dtype(dtype)
-        cache_key = (tuple(shape), dtype.str, channel_axis)
-        with self._lock:
-            hit = self._arrays.get(cache_key)
-            if hit is not None:
-                self._arrays.move_to_end(cache_key)
-                return hit
-        planes_shape = tuple(shape) if channel_axis is None else \
-            tuple(shape[:-3]) + (shape[-1],) + tuple(shape[-3:-1])
+        return self._arrays.get((tuple(shape), dtype.str, channel_axis),
+                                lambda: self._make_array(tuple(shape), dtype, channel_axis))
+
+    def _make_array(self, shape: tuple[int, ...], dtype: np.dtype, channel_axis: int | None) -> np.ndarray:
+        planes_shape = shape if channel_axis is None else shape[:-3] + (shape[-1],) + shape[-3:-1]
         h, w = planes_shape[-2:]
         kh, kw = self.image.shape
         tiled = np.tile(self.image, (-(-h // kh), -(-w // kw)))[:h, :w]
         bytes4 = tiled.view(np.uint8).reshape(h, w, 4)
         b = dtype.itemsize
-        n_planes = int(np.prod(planes_shape[:-2], dtype=np.int64)) if len(planes_shape) > 2 else 1
+        n_planes = math.prod(planes_shape[:-2])
         distinct = [np.ascontiguousarray(bytes4[:, :, [(j + i) % 4 for i in range(b)]])
                     .view(f"<u{b}").reshape(h, w).view(dtype.newbyteorder("<")).astype(dtype)
                     for j in range(min(4, n_planes))]
         planes = np.stack([distinct[j % 4] for j in range(n_planes)]).reshape(planes_shape)
-        arr = np.ascontiguousarray(planes if channel_axis is None else np.moveaxis(planes, -3, -1))
-        arr.flags.writeable = False
-        with self._lock:
-            self._arrays[cache_key] = arr
-            while len(self._arrays) > 8:
-                self._arrays.popitem(last=False)
-        return arr
+        return np.ascontiguousarray(planes if channel_axis is None else np.moveaxis(planes, -3, -1))
 
 
 class KeySource(Protocol):

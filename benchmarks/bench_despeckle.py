@@ -19,27 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 import warnings
 
 import numpy as np
 import pydicom
 import pywt
+from _timing import median_seconds
 from scipy import fft as sfft
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import kedi_edge
-
-
-def median_seconds(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def wavelet_bayesshrink(img: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from _timing import median_seconds
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import kedi_edge
@@ -38,17 +39,6 @@ TARGET_SEAL = 1.3
 TARGET_FILES = 0.8
 
 
-def median_seconds(fn, reps: int) -> float:
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def bench_image(reps: int) -> list[dict]:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 4096, (512, 512), dtype=np.uint16)
@@ -56,10 +46,10 @@ def bench_image(reps: int) -> list[dict]:
     aes, nonce, data = AESGCM(os.urandom(32)), os.urandom(12), image.tobytes()
     blob, ct = kedi_edge.seal(image, key), aes.encrypt(nonce, data, b"header")
     rows = []
-    t_aes = median_seconds(lambda: aes.encrypt(nonce, data, b"header"), reps)
-    t_aes_d = median_seconds(lambda: aes.decrypt(nonce, ct, b"header"), reps)
-    t_seal = median_seconds(lambda: kedi_edge.seal(image, key), reps)
-    t_open = median_seconds(lambda: kedi_edge.open(blob, key), reps)
+    t_aes = median_seconds(lambda: aes.encrypt(nonce, data, b"header"), reps, warmup=5)
+    t_aes_d = median_seconds(lambda: aes.decrypt(nonce, ct, b"header"), reps, warmup=5)
+    t_seal = median_seconds(lambda: kedi_edge.seal(image, key), reps, warmup=5)
+    t_open = median_seconds(lambda: kedi_edge.open(blob, key), reps, warmup=5)
     for name, t, base in (("AES-256-GCM encrypt alone", t_aes, t_aes), ("kedi_edge.seal", t_seal, t_aes),
                           ("AES-256-GCM decrypt alone", t_aes_d, t_aes_d), ("kedi_edge.open", t_open, t_aes_d)):
         rows.append({"op": name, "seconds": t, "gb_per_s": image.nbytes / t / 1e9, "vs_aes": t / base})

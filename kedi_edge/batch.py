@@ -16,8 +16,8 @@ import os
 import shutil
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,10 @@ import numpy as np
 
 from . import dicom as kdicom
 from ._fsutil import write_atomic
-from .envelope import peek_header, seal, unseal
+from .envelope import seal, unseal
 from .exceptions import AuthenticationError, KediError, KeyNotFoundError, KeyStoreError
 
-__all__ = ["Failure", "Report", "collect", "run"]
+__all__ = ["Failure", "Report", "category", "collect", "run"]
 
 # Failure categories, most severe first; the CLI maps each to an exit code.
 AUTH, KEYS, OUTPUT, INPUT = "authentication", "keys", "output", "input"
@@ -196,7 +196,8 @@ def _output_path(rel: Path, suffix: str, outdir: Path) -> Path:
     return target
 
 
-def _category(e: BaseException) -> str:
+def category(e: BaseException) -> str:
+    """The failure category of a KediError (AUTH, KEYS, OUTPUT or INPUT)."""
     if isinstance(e, KeyNotFoundError | KeyStoreError):
         return KEYS
     if isinstance(e, AuthenticationError):
@@ -269,7 +270,7 @@ def _work(item: tuple[Path, Path]) -> tuple[str, Path, str, str, list[str]]:
             status = "done"
         return status, path, "", "", opts["_warnings"]
     except KediError as e:
-        return "failed", path, _category(e), str(e), opts["_warnings"]
+        return "failed", path, category(e), str(e), opts["_warnings"]
 
 
 def _parallel_ok(action: str, inputs: list[tuple[Path, Path]], opts: dict[str, Any], jobs: int) -> bool:
@@ -332,9 +333,9 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
         outdir.mkdir(parents=True, exist_ok=True)
     jobs = 1 if jobs is None else max(1, int(jobs))
 
-    def fail(path: Path, category: str, message: str) -> None:
-        report.failed.append(Failure(path, category, message))
-        if quarantine is not None and category in (INPUT, AUTH) and path.exists():
+    def fail(path: Path, kind: str, message: str) -> None:
+        report.failed.append(Failure(path, kind, message))
+        if quarantine is not None and kind in (INPUT, AUTH) and path.exists():
             _quarantine(path, quarantine)
         if on_file:
             on_file(path, message)
@@ -354,10 +355,10 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
                        opts={k: v for k, v in opts.items() if k not in ("_warnings", "generator")})
         try:
             with multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker) as pool:
-                for status, path, category, message, warns in pool.imap_unordered(_work, inputs, chunksize=2):
+                for status, path, kind, message, warns in pool.imap_unordered(_work, inputs, chunksize=2):
                     report.warnings.extend(warns)
                     if status == "failed":
-                        fail(path, category, message)
+                        fail(path, kind, message)
                     else:
                         ok(path, status)
                     bar.update()
@@ -372,7 +373,7 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
         try:
             fut.result()
         except KediError as e:
-            fail(path, _category(e), str(e))
+            fail(path, category(e), str(e))
             return
         ok(path, "done")
 
@@ -383,7 +384,7 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
             try:
                 status, out = _prepare(action, path, rel, store, outdir, overwrite, opts)
             except KediError as e:
-                fail(path, _category(e), str(e))
+                fail(path, category(e), str(e))
                 continue
             if out is None:
                 ok(path, status)
@@ -396,8 +397,3 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
     bar.close()
     report.seconds = time.perf_counter() - t0
     return report
-
-
-def header_of(path: Path) -> dict[str, Any]:
-    """The (unauthenticated) header of a .kedi file, for listing."""
-    return peek_header(path.read_bytes())

@@ -31,9 +31,7 @@ import traceback
 from pathlib import Path
 
 from .exceptions import (
-    AuthenticationError,
     KediError,
-    KeyNotFoundError,
     KeyStoreError,
     ModelError,
     ProviderError,
@@ -73,6 +71,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"{summary['data']}; wrote {args.out}/zzgan.pt (export it with "
           "python export/export_onnx.py --checkpoint ...)")
     return EXIT_OK
+
+
+def _category_exit() -> dict[str, int]:
+    from . import batch
+
+    return {batch.AUTH: EXIT_AUTH, batch.KEYS: EXIT_KEYS, batch.OUTPUT: EXIT_OUTPUT, batch.INPUT: EXIT_INPUT}
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
@@ -193,9 +197,8 @@ def _batch(args: argparse.Namespace, action: str) -> int:
     verb = {"encrypt": "encrypted", "decrypt": "decrypted", "verify": "verified"}[action]
     print(f"{verb} {len(report.done)}, already done {len(report.skipped)}, failed {len(report.failed)} "
           f"({report.seconds:.1f} s)", file=sys.stderr)
-    codes = {batch.AUTH: EXIT_AUTH, batch.KEYS: EXIT_KEYS, batch.OUTPUT: EXIT_OUTPUT, batch.INPUT: EXIT_INPUT}
     worst = report.worst()
-    return codes[worst] if worst else EXIT_OK
+    return _category_exit()[worst] if worst else EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -304,15 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kedi-edge {args.command}: error: {e}", file=sys.stderr)
         if isinstance(e, MissingDependency):
             return EXIT_MISSING_DEP
-        if isinstance(e, KeyStoreError | KeyNotFoundError):
-            return EXIT_KEYS
-        if isinstance(e, AuthenticationError):
-            return EXIT_AUTH
         if isinstance(e, ModelError):
             return EXIT_MODEL
         if isinstance(e, ProviderError):
             return EXIT_PROVIDER
-        return EXIT_INPUT  # InvalidInputError and every other KediError: bad input
+        from .batch import category  # authentication, key store, output or input
+
+        return _category_exit()[category(e)]
     except KeyboardInterrupt:
         print(f"kedi-edge {args.command}: interrupted", file=sys.stderr)
         return 130

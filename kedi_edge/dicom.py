@@ -27,7 +27,17 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
-from .envelope import BODY_ALIGN, FORMAT, NONCE_BYTES, TAG_BYTES, Key, _prefix, seal_parts, unseal
+from .envelope import (
+    _FIXED,
+    BODY_ALIGN,
+    FORMAT,
+    NONCE_BYTES,
+    TAG_BYTES,
+    Key,
+    _prefix,
+    seal_parts,
+    unseal,
+)
 from .exceptions import AuthenticationError, InvalidInputError, KediError
 
 __all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "LossyWarning", "decrypt_dicom", "encrypt_dicom",
@@ -219,7 +229,7 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     for i, frame in enumerate(frames):
         prefix, nonce, sealed = seal_parts(frame, key, {**header, "frame": i}, channel_axis)
         if common is None:
-            common = json.loads(prefix[9:])
+            common = json.loads(prefix[_FIXED:])  # the header just authenticated
             common.pop("frame")
         nonces.append(nonce)
         tags.append(bytes(sealed[-TAG_BYTES:]))

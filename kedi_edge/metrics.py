@@ -33,22 +33,21 @@ __all__ = [
 _BINCOUNT_LIMIT = 1 << 20
 
 
-def _integer_array(a: ArrayLike, name: str = "a") -> np.ndarray:
+def _array(a: ArrayLike, kinds: str, what: str, name: str) -> np.ndarray:
     arr = np.asarray(a)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if arr.dtype.kind not in kinds:
+        raise TypeError(f"{name} must be {what} array, got dtype {arr.dtype}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
     return arr
+
+
+def _integer_array(a: ArrayLike, name: str = "a") -> np.ndarray:
+    return _array(a, "iu", "an integer", name)
 
 
 def _real_array(a: ArrayLike, name: str = "a") -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    return arr
+    return _array(a, "biuf", "a real numeric", name)
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray, same_dtype: bool) -> None:

@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "ripplet.h"
 
 namespace py = pybind11;
 
@@ -304,8 +305,9 @@ py::dict simd_info() {
 
 PYBIND11_MODULE(_native, m) {
   using namespace kedi;
-  m.doc() = "Native kernels of kedi_edge: zigzag reordering and SIMD XOR.";
+  m.doc() = "Native kernels of kedi_edge: zigzag reordering, SIMD XOR, ripplet wrapping.";
   simd_state();  // detect the CPU once, at import
+  register_ripplet(m);
 
   m.def("zigzag_order", &zigzag_order, py::arg("h"), py::arg("w"), py::arg("pattern"),
         "Scan order of an h x w plane: flat indices r*w + c in zigzag order (int64).");

@@ -1,6 +1,7 @@
 """Discrete ripplet transform (type I) as a tight frame, speckle noise, and despeckling.
 
-The transform is built in the frequency domain (scipy.fft, real FFTs):
+The transform is built in the frequency domain, like the curvelet transform via
+wrapping (Candes et al. 2006), with FFTs from scipy.fft (all orthonormal):
 
 - **Scales.** With ``scales = J``, band 0 is the isotropic low-pass and bands 1..J
   are directional. On the pseudo-polar radius r = max(|2 xi_1|, |2 xi_2|) (xi in
@@ -12,22 +13,35 @@ The transform is built in the frequency domain (scipy.fft, real FFTs):
   theta mod pi, n_j = round(c * wedges * 2^floor((j-1)(1 - 1/d))): support c and
   degree d of ripplet type I; c = 1, d = 2 doubles the count every other scale like
   the curvelet's parabolic scaling. Neighbouring wedges overlap smoothly (sin/cos of
-  nu), and their squares sum to one.
-- Each window is symmetrised, W(k) = sqrt((W(k)^2 + W(-k)^2) / 2) over the FFT grid,
-  so the squares of all windows sum to exactly one and real images give real
-  coefficients. Coefficients are c = irfft2(rfft2(f) W), full size (redundant); the
-  inverse is the adjoint, f = sum irfft2(rfft2(c) W), exact up to rounding, and the
-  coefficients' energy equals the image's (Parseval).
+  nu), and their squares sum to one. Each window is symmetrised,
+  W(k) = sqrt((W(k)^2 + W(-k)^2) / 2), so the squares of all windows sum to exactly one.
+- **Wrapping.** A directional window has two mirror lobes, k and -k. Only one is kept
+  (the frequencies on the side of the wedge's centre direction): a real image's
+  spectrum F has F(-k) = conj F(k), so the other lobe holds no new information. The
+  lobe's values sqrt(2) W F (W F at the self-mirror Nyquist frequencies) are wrapped
+  onto an hb x wb grid, k -> k mod (hb, wb), where hb x wb is the lobe's bounding box
+  (periodic, rounded up to a fast FFT size), and the coefficients are its inverse FFT:
+  complex, hb x wb. The low-pass keeps both lobes and its coefficients are real.
+- **Inverse.** The adjoint: FFT of each coefficient array, times its window, added
+  back at the frequencies it came from; the real part of the inverse FFT is the image.
+  The frame is tight, so reconstruction is exact up to rounding and the coefficients'
+  energy sum(|c|^2) equals the image's (Parseval). About 5 coefficients per pixel at
+  the defaults.
 
 Coefficient indexing: ``coeffs.bands[j][l]`` is wedge l of band j (band 0 has one
-wedge); ``coeffs.wedges`` lists the wedge counts.
+wedge, real; the others are complex); ``coeffs.wedge_counts`` lists the wedge counts.
+
+Two implementations compute the same transform: :func:`ripplet_forward` and
+:func:`ripplet_inverse` here multiply by the windows and wrap/unwrap in C++
+(``kedi_edge._native``, on the kernel thread pool), and the numpy reference in
+:mod:`kedi_edge.reference.ripplet` wraps by summing over the whole frequency plane.
 
 Speckle is multiplicative: J = I + n I with n ~ N(0, var), clipped to the image's value
 range (the dtype's range for integers). ``despeckle`` works on log(I + offset): there
 speckle is about additive Gaussian noise of variance var; the variance is given or
-estimated from the image (:func:`estimate_speckle_var`),
-each directional wedge is shrunk with a locally adaptive Wiener rule (see despeckle),
-then the inverse transform is exponentiated and the dtype and range restored.
+estimated from the image (:func:`estimate_speckle_var`), each directional wedge is
+shrunk with a locally adaptive Wiener rule (see :func:`despeckle`), then the inverse
+transform is exponentiated and the dtype and range restored.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import fft as sfft
 
+from . import _native
 from .exceptions import InvalidInputError
 
 __all__ = ["RippletCoeffs", "add_speckle", "despeckle", "estimate_speckle_var", "ripplet_forward",
@@ -51,7 +66,10 @@ def _nu(t: np.ndarray) -> np.ndarray:
 
 
 def _lowpass(r: np.ndarray, b: float) -> np.ndarray:
-    return np.cos(np.pi / 2 * _nu(r / b - 1.0))
+    t = r / b - 1.0
+    # Exactly 1 and 0 outside the transition (cos(pi/2) is 6e-17, not 0), so each
+    # window's support is compact.
+    return np.where(t <= 0, 1.0, np.where(t >= 1, 0.0, np.cos(np.pi / 2 * _nu(t))))
 
 
 def _check_params(scales: int, c: float, d: float, wedges: int) -> None:
@@ -93,10 +111,51 @@ def _angular(t: np.ndarray, n: int, width: float = 0.5) -> list[np.ndarray]:
     return out
 
 
-@lru_cache(maxsize=4)
-def _windows(shape: tuple[int, int], scales: int, c: float, d: float,
-             wedges: int) -> tuple[tuple[np.ndarray, ...], ...]:
-    """The windows on the rfft2 grid of ``shape``, band by band (read-only)."""
+def _circular_span(occupied: np.ndarray) -> tuple[int, int]:
+    """Shortest circular interval of indices holding every True: (start, length), with
+    start as a signed frequency (-n/2 <= start < n/2)."""
+    n = occupied.size
+    idx = np.flatnonzero(occupied)
+    if idx.size == 0:  # an empty window (tiny images): one zero coefficient
+        return 0, 1
+    if idx.size == n:
+        return 0, n
+    gaps = np.diff(np.append(idx, idx[0] + n))  # from each occupied index to the next
+    i = int(np.argmax(gaps))
+    start = int(idx[(i + 1) % idx.size])
+    return (start - n if start >= (n + 1) // 2 else start), n - int(gaps[i]) + 1
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Every wedge's wrapping box and window, packed for the native kernels.
+
+    Wedge w (bands in order, then wedges) covers the frequencies (y0 + i, x0 + j) mod
+    (H, W) for i < sy, j < sx (signed start y0, x0), with window values
+    ``windows[offsets[w]:offsets[w + 1]]`` (sy x sx, row-major; sqrt(2) and the lobe
+    split already applied), wrapped onto an hb x wb grid at (y0 + i) mod hb,
+    (x0 + j) mod wb. ``boxes[w] = (y0, sy, x0, sx, hb, wb)``.
+    """
+
+    shape: tuple[int, int]
+    counts: tuple[int, ...]
+    boxes: np.ndarray  # int64 (n, 6)
+    offsets: np.ndarray  # int64 (n + 1,)
+    windows: np.ndarray  # float64
+    noise: np.ndarray  # per wedge: mean |c|^2 for unit-variance white noise in the image
+    groups: tuple[tuple[tuple[int, int], tuple[int, ...]], ...]  # (hb, wb) -> wedge ids
+
+    def box_window(self, w: int) -> np.ndarray:
+        _, sy, _, sx, _, _ = self.boxes[w]
+        return self.windows[self.offsets[w]:self.offsets[w + 1]].reshape(sy, sx)
+
+    def coeff_shape(self, w: int) -> tuple[int, int]:
+        return int(self.boxes[w, 4]), int(self.boxes[w, 5])
+
+
+def _full_windows(shape: tuple[int, int], scales: int, c: float, d: float,
+                  wedges: int) -> list[list[np.ndarray]]:
+    """Every window on the full FFT grid, band by band (squares sum to one)."""
     h, w = shape
     fy = np.fft.fftfreq(h)[:, None] * 2
     fx = np.fft.fftfreq(w)[None, :] * 2
@@ -105,26 +164,66 @@ def _windows(shape: tuple[int, int], scales: int, c: float, d: float,
     lows = [_lowpass(r, 2.0 ** (j - scales)) for j in range(scales)]
     radial = [lows[0]] + [np.sqrt(np.maximum(lows[j] ** 2 - lows[j - 1] ** 2, 0)) for j in range(1, scales)]
     radial.append(np.sqrt(np.maximum(1 - lows[-1] ** 2, 0)))
-    counts = wedge_counts(scales, c, d, wedges)
-    neg_y = (-np.arange(h)) % h
-    neg_x = (-np.arange(w)) % w
+    neg_y, neg_x = (-np.arange(h)) % h, (-np.arange(w)) % w
     bands = []
-    for j, n in enumerate(counts):
+    for j, n in enumerate(wedge_counts(scales, c, d, wedges)):
         angular = [np.ones((h, w))] if j == 0 else _angular(theta / np.pi * n, n)
-        band = []
-        for a in angular:
-            win = radial[j] * a
-            win = np.sqrt((win**2 + win[neg_y][:, neg_x] ** 2) / 2)  # symmetric: real coefficients
-            half = np.ascontiguousarray(win[:, : w // 2 + 1])
-            half.flags.writeable = False
-            band.append(half)
-        bands.append(tuple(band))
-    return tuple(bands)
+        bands.append([np.sqrt(((radial[j] * a) ** 2 + (radial[j] * a)[neg_y][:, neg_x] ** 2) / 2)
+                      for a in angular])
+    return bands
+
+
+@lru_cache(maxsize=4)
+def _plan(shape: tuple[int, int], scales: int, c: float, d: float, wedges: int) -> _Plan:
+    h, w = shape
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    flat = np.arange(h * w).reshape(h, w)
+    mirror = flat[(-np.arange(h)) % h][:, (-np.arange(w)) % w]
+    self_mirror = flat == mirror
+    boxes, windows, noise = [], [], []
+    full = _full_windows(shape, scales, c, d, wedges)
+    for j, band in enumerate(full):
+        n = len(band)
+        for l_, win in enumerate(band):
+            if j == 0:
+                lobe = win
+            else:
+                # The lobe on the side of the wedge's centre direction: of each mirror
+                # pair (k, -k) exactly one, by projection (ties and the Nyquist row or
+                # column by index); self-mirror frequencies count once.
+                t = (l_ + 0.5) * np.pi / n
+                proj = fy * math.sin(t) + fx * math.cos(t)
+                proj_m = proj.ravel()[mirror]
+                keep = (proj > proj_m) | ((proj == proj_m) & (flat < mirror))
+                lobe = np.where(keep, win * math.sqrt(2.0), 0.0)
+                lobe[self_mirror] = win[self_mirror]
+            y0, sy = _circular_span(np.any(lobe > 0, axis=1))
+            x0, sx = _circular_span(np.any(lobe > 0, axis=0))
+            # The low-pass's coefficients are real: its grid must keep k and -k mirrored,
+            # which k mod hb does for a symmetric span, or with hb = h for the full span.
+            hb = sy if (j == 0 and sy == h) else sfft.next_fast_len(sy)
+            wb = sx if (j == 0 and sx == w) else sfft.next_fast_len(sx)
+            box = lobe[(y0 + np.arange(sy)) % h][:, (x0 + np.arange(sx)) % w]
+            boxes.append((y0, sy, x0, sx, hb, wb))
+            windows.append(box.ravel())
+            noise.append(float(np.sum(box * box)) / (hb * wb))
+    sizes = [len(x) for x in windows]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, b in enumerate(boxes):
+        groups.setdefault((b[4], b[5]), []).append(i)
+    arrays = [np.array(boxes, np.int64), np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+              np.concatenate(windows), np.array(noise)]
+    for a in arrays:
+        a.flags.writeable = False
+    return _Plan(shape, tuple(len(b) for b in full), *arrays,
+                 tuple((k, tuple(v)) for k, v in groups.items()))
 
 
 @dataclass
 class RippletCoeffs:
-    """Ripplet coefficients: ``bands[j][l]`` is wedge l of band j, each of the image's shape."""
+    """Ripplet coefficients: ``bands[j][l]`` is wedge l of band j (band 0: real; others:
+    complex, one mirror lobe each); each array has its wedge's wrapped grid shape."""
 
     bands: list[list[np.ndarray]]
     shape: tuple[int, int]
@@ -139,7 +238,8 @@ class RippletCoeffs:
         return [len(b) for b in self.bands]
 
     def energy(self) -> float:
-        return float(sum(np.sum(w * w) for band in self.bands for w in band))
+        """sum(|c|^2) over every coefficient: the image's energy (Parseval)."""
+        return float(sum(np.vdot(w, w).real for band in self.bands for w in band))
 
 
 def _check_image(image: np.ndarray, fn: str) -> np.ndarray:
@@ -156,33 +256,72 @@ def _check_image(image: np.ndarray, fn: str) -> np.ndarray:
     return a
 
 
+def _plan_for(coeffs: RippletCoeffs, fn: str) -> tuple[_Plan, list[np.ndarray]]:
+    """The plan of ``coeffs`` and its arrays in wedge order, checked against the plan."""
+    if not isinstance(coeffs, RippletCoeffs):
+        raise InvalidInputError(f"{fn}: expected RippletCoeffs from ripplet_forward")
+    _check_params(coeffs.scales, coeffs.c, coeffs.d, coeffs.wedges)
+    shape = tuple(int(s) for s in coeffs.shape)
+    if len(shape) != 2 or min(shape) < 2:
+        raise InvalidInputError(f"{fn}: coefficients of a bad image shape {coeffs.shape!r}")
+    plan = _plan(shape, int(coeffs.scales), float(coeffs.c), float(coeffs.d), int(coeffs.wedges))
+    if list(plan.counts) != coeffs.wedge_counts:
+        raise InvalidInputError(f"{fn}: wedge counts {coeffs.wedge_counts} do not match the "
+                                f"parameters (expected {list(plan.counts)})")
+    arrays = [np.asarray(a) for band in coeffs.bands for a in band]
+    for i, a in enumerate(arrays):
+        if a.shape != plan.coeff_shape(i) or a.dtype.kind not in "fc":
+            raise InvalidInputError(f"{fn}: coefficient array {i} has shape {a.shape} and dtype "
+                                    f"{a.dtype}, expected shape {plan.coeff_shape(i)}, float or complex")
+    return plan, arrays
+
+
+def _split(plan: _Plan, flat: list[np.ndarray]) -> list[list[np.ndarray]]:
+    out, i = [], 0
+    for n in plan.counts:
+        out.append(flat[i:i + n])
+        i += n
+    return out
+
+
 def ripplet_forward(image: np.ndarray, scales: int = 4, c: float = 1.0, d: float = 2.0,
                     wedges: int = 8, workers: int | None = None) -> RippletCoeffs:
-    """Discrete ripplet transform (type I) of a 2-D image (numpy/scipy reference)."""
+    """Discrete ripplet transform (type I) of a 2-D image; see the module docstring.
+
+    ``workers``: threads for scipy.fft (default 1); the native wrapping uses the
+    kernel thread pool (``KEDI_NUM_THREADS``).
+    """
     _check_params(scales, c, d, wedges)
     f = _check_image(image, "ripplet_forward")
-    shape = f.shape
-    windows = _windows(shape, int(scales), float(c), float(d), int(wedges))
-    spec = sfft.rfft2(f, workers=workers)
-    bands = [[sfft.irfft2(spec * win, s=shape, workers=workers) for win in band] for band in windows]
-    return RippletCoeffs(bands, shape, int(scales), float(c), float(d), int(wedges))
+    plan = _plan(f.shape, int(scales), float(c), float(d), int(wedges))
+    spec = sfft.rfft2(f, norm="ortho", workers=workers)
+    flat: list[np.ndarray] = [None] * len(plan.boxes)  # type: ignore[list-item]
+    stacks = [np.empty((len(ids), *hw), np.complex128) for hw, ids in plan.groups]
+    outs: list[np.ndarray] = [None] * len(plan.boxes)  # type: ignore[list-item]
+    for (_, ids), stack in zip(plan.groups, stacks, strict=True):
+        for k, i in enumerate(ids):
+            outs[i] = stack[k]
+    _native.ripplet_wrap(spec, f.shape[1], plan.boxes, plan.offsets, plan.windows, outs)
+    for (_, ids), stack in zip(plan.groups, stacks, strict=True):
+        coef = sfft.ifft2(stack, norm="ortho", overwrite_x=True, workers=workers)
+        for k, i in enumerate(ids):
+            flat[i] = np.ascontiguousarray(coef[k].real) if i == 0 else coef[k]
+    return RippletCoeffs(_split(plan, flat), f.shape, int(scales), float(c), float(d), int(wedges))
 
 
 def ripplet_inverse(coeffs: RippletCoeffs, workers: int | None = None) -> np.ndarray:
     """The image back from its ripplet coefficients (the adjoint of the forward transform)."""
-    if not isinstance(coeffs, RippletCoeffs):
-        raise InvalidInputError("ripplet_inverse: expected RippletCoeffs from ripplet_forward")
-    windows = _windows(coeffs.shape, coeffs.scales, coeffs.c, coeffs.d, coeffs.wedges)
-    if [len(b) for b in windows] != coeffs.wedge_counts:
-        raise InvalidInputError("ripplet_inverse: coefficients do not match their parameters")
-    h, w = coeffs.shape
+    plan, arrays = _plan_for(coeffs, "ripplet_inverse")
+    h, w = plan.shape
+    spectra: list[np.ndarray] = [None] * len(arrays)  # type: ignore[list-item]
+    for _, ids in plan.groups:
+        stack = np.stack([arrays[i] for i in ids]).astype(np.complex128, copy=False)
+        spec = sfft.fft2(stack, norm="ortho", overwrite_x=True, workers=workers)
+        for k, i in enumerate(ids):
+            spectra[i] = spec[k]
     acc = np.zeros((h, w // 2 + 1), np.complex128)
-    for band_c, band_w in zip(coeffs.bands, windows, strict=True):
-        for cw, win in zip(band_c, band_w, strict=True):
-            if cw.shape != coeffs.shape:
-                raise InvalidInputError("ripplet_inverse: a coefficient array has the wrong shape")
-            acc += sfft.rfft2(cw, workers=workers) * win
-    return sfft.irfft2(acc, s=coeffs.shape, workers=workers)
+    _native.ripplet_unwrap(spectra, w, plan.boxes, plan.offsets, plan.windows, acc)
+    return sfft.irfft2(acc, s=plan.shape, norm="ortho", workers=workers)
 
 
 def _value_range(image: np.ndarray) -> tuple[float, float]:
@@ -227,15 +366,16 @@ def estimate_speckle_var(image: np.ndarray, window: int = 5) -> float:
 
 
 def despeckle(image: np.ndarray, var: float | None = None, scales: int = 4, c: float = 1.0,
-              d: float = 2.0, wedges: int = 8, window: int = 9, strength: float = 2.0) -> np.ndarray:
+              d: float = 2.0, wedges: int = 8, window: int = 5, strength: float = 2.0) -> np.ndarray:
     """Remove multiplicative speckle; ``var`` (the speckle variance) is estimated when None.
 
-    In the log domain the speckle is about additive noise of standard deviation
-    sigma = sqrt(var). Each directional wedge is shrunk with a locally adaptive Wiener
-    rule, c' = c s^2 / (s^2 + strength sigma_w^2), where sigma_w = sigma times the
-    wedge window's norm and s^2 = max(mean of c^2 over a window x window box -
-    sigma_w^2, 0); ``strength`` > 1 offsets the noise in s^2. The low-pass band is
-    kept. Returns an array of the input's dtype, clipped to its value range.
+    In the log domain the speckle is about additive noise of variance sigma^2 = var,
+    which puts noise of mean power sigma_w^2 = sigma^2 sum(W^2) / (hb wb) on every
+    coefficient of a wedge (W: its wrapped window). Each directional wedge is shrunk
+    with a locally adaptive Wiener rule, c' = c s^2 / (s^2 + strength sigma_w^2), where
+    s^2 = max(mean of |c|^2 over a window x window box (periodic) - sigma_w^2, 0);
+    ``strength`` > 1 offsets the noise in s^2. The low-pass band is kept. Returns an
+    array of the input's dtype, clipped to its value range.
     """
     from scipy.ndimage import uniform_filter
 
@@ -250,27 +390,18 @@ def despeckle(image: np.ndarray, var: float | None = None, scales: int = 4, c: f
     # zeros (background) finite without bending the bright range.
     offset = max(1.0, 0.01 * (hi - lo)) - min(lo, 0.0)
     coeffs = ripplet_forward(np.log(x + offset), scales, c, d, wedges)
-    windows = _windows(coeffs.shape, coeffs.scales, coeffs.c, coeffs.d, coeffs.wedges)
-    norms = [[math.sqrt(_mean_square(win, coeffs.shape)) for win in band] for band in windows]
-    sigma = math.sqrt(estimate_speckle_var(x) if var is None else var)
-    for j in range(1, len(coeffs.bands)):
-        for l_, cw in enumerate(coeffs.bands[j]):
-            noise = (sigma * norms[j][l_]) ** 2
-            if noise == 0:
-                continue
-            signal = np.maximum(uniform_filter(cw * cw, window) - noise, 0.0)
-            coeffs.bands[j][l_] = cw * signal / (signal + strength * noise)
+    plan = _plan(coeffs.shape, coeffs.scales, coeffs.c, coeffs.d, coeffs.wedges)
+    var = estimate_speckle_var(x) if var is None else var
+    w_id = 0
+    for band in coeffs.bands:
+        for l_, cw in enumerate(band):
+            noise = var * plan.noise[w_id]
+            if w_id and noise > 0:
+                power = cw.real**2 + cw.imag**2
+                signal = np.maximum(uniform_filter(power, window, mode="wrap") - noise, 0.0)
+                band[l_] = cw * (signal / (signal + strength * noise))
+            w_id += 1
     out = np.clip(np.exp(ripplet_inverse(coeffs)) - offset, lo, hi)
     if a.dtype.kind in "ui":
         out = np.rint(out)
     return out.astype(a.dtype)
-
-
-def _mean_square(half: np.ndarray, shape: tuple[int, int]) -> float:
-    """Mean of a window's squares over the full FFT grid, from its rfft2 half."""
-    h, w = shape
-    weights = np.full(half.shape[1], 2.0)  # column k stands for k and -k ...
-    weights[0] = 1.0
-    if w % 2 == 0:
-        weights[-1] = 1.0  # ... except 0 and, for even w, the Nyquist column
-    return float(np.sum(half**2 * weights[None, :]) / (h * w))

@@ -9,9 +9,9 @@
    Targets: native >= 3x the reference; native round trip <= 10 fft2 pairs at 512x512.
 2. Despeckling quality at speckle variance 0.01, 0.04 and 0.1 (seed 1) on the
    cameraman image (scikit-image) and two real 512x512 CT slices from pydicom's test
-   files: PSNR (dB) / SSIM against the clean image for the noisy input, ripplet
+   files (and pydicom's 64x64 MR, outside the target): PSNR (dB) / SSIM against the clean image for the noisy input, ripplet
    despeckling with the variance estimated from the image and with it known, and a
-   log-domain wavelet BayesShrink baseline (PyWavelets, sym8, 4 levels), side by side.
+   log-domain wavelet BayesShrink baseline (PyWavelets, sym8, 4 levels or as many as fit), side by side.
    Target at var 0.01: PSNR >= 30 dB and SSIM >= 0.80.
 """
 
@@ -35,11 +35,13 @@ from kedi_edge.reference import ripplet as reference
 
 
 def wavelet_bayesshrink(img: np.ndarray) -> np.ndarray:
-    """Log-domain BayesShrink with sym8 wavelets, 4 levels (the usual baseline)."""
+    """Log-domain BayesShrink with sym8 wavelets, 4 levels (fewer where the image is too
+    small for 4; the usual baseline)."""
     x = img.astype(np.float64)
     lo, hi = x.min(), x.max()
     off = max(1.0, 0.01 * (hi - lo)) - min(lo, 0.0)
-    coeffs = pywt.wavedec2(np.log(x + off), "sym8", level=4)
+    level = min(4, pywt.dwt_max_level(min(img.shape), "sym8"))
+    coeffs = pywt.wavedec2(np.log(x + off), "sym8", level=level)
     sigma = np.median(np.abs(coeffs[-1][-1])) / 0.6745
     out = [coeffs[0]]
     for level in coeffs[1:]:
@@ -76,6 +78,8 @@ def images() -> dict[str, np.ndarray]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out[f"CT {name}"] = pydicom.dcmread(pydicom.data.get_testdata_file(name, download=False)).pixel_array
+    # pydicom ships no 512x512 MR slice; its 64x64 MR is reported, outside the target.
+    out["MR MR_small.dcm (64x64)"] = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm", download=False)).pixel_array
     return out
 
 
@@ -121,7 +125,8 @@ def main() -> None:
         cells = [f"{r[k][0]:.2f}/{r[k][1]:.3f}" for k in ("noisy", "ripplet_estimated", "ripplet_known_var",
                                                             "wavelet_bayesshrink")]
         print(f"  {r['image']:<30} {r['var']:>5} {cells[0]:>13} {cells[1]:>15} {cells[2]:>14} {cells[3]:>13}")
-    ok = all(r["ripplet_estimated"][0] >= 30 and r["ripplet_estimated"][1] >= 0.80 for r in quality if r["var"] == 0.01)
+    ok = all(r["ripplet_estimated"][0] >= 30 and r["ripplet_estimated"][1] >= 0.80
+             for r in quality if r["var"] == 0.01 and not r["image"].startswith("MR"))
     print(f"\ntarget at var 0.01 (PSNR >= 30 dB, SSIM >= 0.80, variance estimated): {'met' if ok else 'NOT met'}")
     if args.json:
         with open(args.json, "w") as f:

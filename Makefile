@@ -1,15 +1,16 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install install-runtime dcmtk test demo bench
+.PHONY: install install-runtime dcmtk test demo bench evaluate
 
 # The runtime alone (what the demo needs; no torch).
 install-runtime:
 	$(PYTHON) -m pip install --disable-pip-version-check -e .
 
-# Everything the tests use, including the train extra (torch pinned to the CPU wheel).
+# Everything the tests use: the train extra (torch pinned to the CPU wheel) and the
+# eval extra (scikit-image, matplotlib).
 install:
-	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test,train]'
+	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test,train,eval]'
 
 # dcmtk's dcmdump checks that encrypted files are valid DICOM (its test is skipped
 # without it); installed from Debian when apt-get is available.
@@ -23,6 +24,10 @@ test: install dcmtk
 
 demo: install-runtime
 	$(PYTHON) -m kedi_edge.demo
+
+# The evaluation report on pydicom's bundled real images (a few minutes at most).
+evaluate: install
+	$(PYTHON) -m kedi_edge.cli evaluate --out evaluation
 
 bench: install
 	$(PYTHON) -m pip install --disable-pip-version-check -e '.[bench]'

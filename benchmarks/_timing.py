@@ -1,20 +1,5 @@
-"""Timing shared by the benchmark scripts."""
+"""Timing shared by the benchmark scripts (the package's own helper)."""
 
-from __future__ import annotations
+from kedi_edge._timing import median_seconds
 
-import time
-from collections.abc import Callable
-
-import numpy as np
-
-
-def median_seconds(fn: Callable[[], object], reps: int, warmup: int = 1) -> float:
-    """Median wall time of ``reps`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+__all__ = ["median_seconds"]

@@ -5,13 +5,15 @@
     kedi-edge decrypt PATH... -o OUTDIR   encrypted DICOM -> DICOM; .kedi -> .npy
     kedi-edge verify PATH...              authenticate without writing any plaintext
     kedi-edge demo [--out DIR]            the end-to-end demo on bundled real images
+    kedi-edge evaluate --out DIR          the paper's tables and figures (needs the eval extra)
     kedi-edge info                        what this machine runs (SIMD path, ONNX providers)
     kedi-edge train [--data DIR] ...      train the ZZ-GAN (needs torch)
 
 Exit codes: 0 success; 1 unexpected internal error; 2 usage error; 3 bad input (not
 DICOM, truncated, no pixel data, unsupported pixel format, missing file); 4 model
 error (missing, corrupt or wrong ONNX generator); 5 execution provider not available;
-6 an optional dependency is missing (e.g. torch for ``train``); 7 output error (exists
+6 an optional dependency is missing (e.g. torch for ``train``, matplotlib for
+``evaluate``); 7 output error (exists
 without --overwrite, cannot write); 8 authentication failed (wrong key, tampered
 file); 9 key store error (no store, unreadable, wrong KEK, KEK file too open, missing
 key). A batch returns the code of its most severe failure (8, 9, 7, then 3). Errors
@@ -208,6 +210,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .batch import _OutputError
+
+    try:
+        from .evaluate import evaluate
+
+        report = evaluate(Path(args.out), data=Path(args.data) if args.data else None,
+                          per_modality=args.per_modality, var=args.var, progress=not args.no_progress)
+    except ModuleNotFoundError as e:
+        raise MissingDependency(f"{e} (missing: {e.name})") from e
+    except OSError as e:
+        raise _OutputError(f"{args.out}: cannot write the report ({e.strerror or e})") from e
+    exact = all(i["lossless"]["bit_exact"] for i in report["images"])
+    print(f"{len(report['images'])} images evaluated; lossless round trips bit-exact: "
+          f"{'yes' if exact else 'NO'}; report in {Path(args.out) / 'report.md'}")
+    return EXIT_OK if exact else EXIT_INTERNAL
+
+
 def _store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", default=None, help="key store folder (default: KEDI_KEYS or "
                    "~/.local/share/kedi-edge/keys)")
@@ -280,6 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="encrypt and decrypt real DICOM images bundled with pydicom")
     p.add_argument("--out", default=None, help="also write plain, cipher and decrypted PNGs here")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("evaluate", help="the paper's tables and figures on real images (needs the eval extra)")
+    p.add_argument("--out", required=True, help="folder for report.md, report.json and figures/")
+    p.add_argument("--data", default=None, help="folder of DICOM files (default: pydicom's bundled real images)")
+    p.add_argument("--per-modality", type=int, default=3, help="images per modality (default 3)")
+    p.add_argument("--var", type=float, default=0.01, help="speckle variance (default 0.01)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train", help="train the ZZ-GAN key generator (needs the train extra)")
     p.add_argument("--data", default=None,

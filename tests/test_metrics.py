@@ -278,3 +278,84 @@ def test_metrics_does_not_import_torch():
              for alias in node.names]
     names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not any(n.split(".")[0] == "torch" for n in names)
+
+
+# --- local entropy (Wu et al. 2013) ----------------------------------------------------
+
+
+def test_local_entropy_hand_cases():
+    assert metrics.local_entropy(np.full((100, 100), 9, np.uint8), k=4) == 0.0
+    two = (np.indices((88, 88)).sum(axis=0) % 2).astype(np.uint8) * 200  # 0/200 checkerboard
+    assert metrics.local_entropy(two, k=4) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="fewer than k"):
+        metrics.local_entropy(np.zeros((100, 100), np.uint8))  # 4 blocks < 30
+    with pytest.raises(ValueError, match="bits"):
+        metrics.local_entropy(np.zeros((300, 300), np.uint16), bits=16)
+    with pytest.raises(ValueError):
+        metrics.local_entropy(np.full((300, 300), 300, np.uint16))  # not 8-bit values
+
+
+@pytest.mark.parametrize("n, levels", [(4, 2), (3, 4), (5, 3)])
+def test_block_entropy_moments_match_enumeration(n, levels):
+    # Every sequence of n samples over `levels` values, equally likely.
+    seqs = np.array(np.meshgrid(*[np.arange(levels)] * n, indexing="ij")).reshape(n, -1).T
+    h = np.array([metrics.entropy(s.astype(np.uint8)) for s in seqs])
+    mean, var = metrics._block_entropy_moments(n, levels)
+    assert mean == pytest.approx(h.mean(), abs=1e-12)
+    assert var == pytest.approx(h.var(), abs=1e-12)
+
+
+def test_local_entropy_critical_values():
+    lower, mean, upper = metrics.local_entropy_critical(0.05)
+    assert mean == pytest.approx(7.902469317, abs=1e-9)  # Wu et al. (2013)
+    assert upper - mean == pytest.approx(mean - lower)
+    assert metrics.local_entropy_critical(0.001)[0] < metrics.local_entropy_critical(0.01)[0] < lower
+    # Random 8-bit images: about 95% inside the exact interval; the printed one is too narrow.
+    values = np.array([metrics.local_entropy(np.random.default_rng(s).integers(0, 256, (264, 264), dtype=np.uint8),
+                                             seed=s) for s in range(150)])
+    assert 0.88 <= np.mean((values >= lower) & (values <= upper)) <= 0.995
+    lo_pub, hi_pub = metrics.WU2013_INTERVAL_8BIT[0.05]
+    assert np.mean((values >= lo_pub) & (values <= hi_pub)) < 0.5
+    result = metrics.local_entropy_test(np.random.default_rng(7).integers(0, 256, (512, 512), dtype=np.uint8))
+    assert set(result) == {"local_entropy", "lower", "upper", "passed"}
+    assert metrics.local_entropy_test(np.zeros((512, 512), np.uint8))["passed"] is False
+
+
+# --- key sensitivity, SSIM -------------------------------------------------------------
+
+
+def test_changed_fraction():
+    a = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    b = a.copy()
+    assert metrics.changed_fraction(a, b) == 0.0
+    b[0, 0] ^= 1
+    b[2, 3] += 5
+    assert metrics.changed_fraction(a, b) == pytest.approx(2 / 12)
+    with pytest.raises(ValueError, match="shape"):
+        metrics.changed_fraction(a, b[:2])
+
+
+def test_ssim_hand_cases():
+    pytest.importorskip("skimage")
+    img = np.random.default_rng(3).integers(0, 256, (64, 64), dtype=np.uint8)
+    assert metrics.ssim(img, img) == pytest.approx(1.0)
+    # Constant images: SSIM = (2 m1 m2 + C1) / (m1^2 + m2^2 + C1) (the contrast terms are C2 / C2).
+    c1 = (0.01 * 255) ** 2
+    a, b = np.full((32, 32), 100, np.uint8), np.full((32, 32), 120, np.uint8)
+    assert metrics.ssim(a, b) == pytest.approx((2 * 100 * 120 + c1) / (100**2 + 120**2 + c1))
+    assert metrics.ssim(img, 255 - img) < 0
+    with pytest.raises(ValueError, match="data_range"):
+        metrics.ssim(img.astype(float), img.astype(float))
+
+
+def test_ideal_entropy():
+    # REFERENCE.md: uniform random 512x512 data, 8, 12 and 16 bits; 256x256 8-bit.
+    assert metrics.ideal_entropy(512 * 512, 8) == pytest.approx(7.9993, abs=5e-5)
+    assert metrics.ideal_entropy(512 * 512, 12) == pytest.approx(11.9888, abs=2e-4)
+    assert metrics.ideal_entropy(512 * 512, 16) == pytest.approx(15.808, abs=5e-4)
+    assert metrics.ideal_entropy(256 * 256, 8) == pytest.approx(7.9972, abs=5e-5)
+    # Two samples of one bit: H is 0 or 1 with probability 1/2 each.
+    assert metrics.ideal_entropy(2, 1) == pytest.approx(0.5)
+    sample = np.mean([metrics.entropy(np.random.default_rng(s).integers(0, 256, 4096, dtype=np.uint8))
+                      for s in range(200)])
+    assert sample == pytest.approx(metrics.ideal_entropy(4096, 8), abs=2e-3)

@@ -1,7 +1,7 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install install-runtime dcmtk test demo bench evaluate
+.PHONY: install install-runtime dcmtk test demo bench evaluate asan
 
 # The runtime alone (what the demo needs; no torch).
 install-runtime:
@@ -35,3 +35,7 @@ bench: install
 	$(PYTHON) benchmarks/bench_keygen.py
 	$(PYTHON) benchmarks/bench_seal.py
 	$(PYTHON) benchmarks/bench_despeckle.py
+
+# The test suite against an AddressSanitizer + UBSan build of the extension.
+asan: install
+	$(PYTHON) tests/asan.py

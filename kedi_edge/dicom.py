@@ -16,7 +16,9 @@ restored decoded (and YBR colour as RGB, as pydicom decodes it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import math
 import warnings
@@ -47,6 +49,7 @@ PRIVATE_GROUP = 0x4B45
 PRIVATE_CREATOR = "KEDI_EDGE 1"
 DICOM_FORMAT = "kedi-dicom/1"
 _E_FORMAT, _E_KEY_ID, _E_HEADER, _E_NONCES, _E_TAGS = 0x01, 0x02, 0x03, 0x04, 0x05
+_PIXEL_DATA = 0x7FE00010
 _FAILED = "authentication failed: wrong key, or the encrypted DICOM was modified"
 
 
@@ -58,6 +61,24 @@ def _name(ds: Dataset) -> str:
     return str(getattr(ds, "filename", None) or "dataset")
 
 
+def _typed_errors(fn: Any) -> Any:
+    """Turn any non-kedi exception from a malformed dataset into a DicomError: pydicom
+    parses elements lazily and raises many types (NotImplementedError for an unknown
+    VR, struct errors for bad lengths, ...) when a damaged one is first touched."""
+
+    @functools.wraps(fn)
+    def wrapper(ds: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(ds, *args, **kwargs)
+        except (KediError, MemoryError):
+            raise
+        except Exception as e:  # see above
+            raise DicomError(f"{_name(ds)}: malformed DICOM ({type(e).__name__}: {str(e)[:200]})") from e
+
+    return wrapper
+
+
+@_typed_errors
 def read_pixels(ds: Dataset) -> tuple[np.ndarray, int | None, str]:
     """Decoded pixels (native byte order), channel axis and their photometric interpretation."""
     if "PixelData" not in ds:
@@ -183,6 +204,7 @@ def _frames(pixels: np.ndarray, channel_axis: int | None, n_frames: int) -> list
     return [pixels]
 
 
+@_typed_errors
 def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, generator: Any = None,
                   policy: str = "series", speckle: float | None = None) -> Dataset:
     """An encrypted copy of ``ds``; ``ds`` itself is not changed.
@@ -225,19 +247,7 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
                   "photometric": str(ds.get("PhotometricInterpretation", "")),
                   "planar_configuration": ds.get("PlanarConfiguration")},
     }
-    nonces, tags, bodies, common = [], [], [], None
-    for i, frame in enumerate(frames):
-        prefix, nonce, sealed = seal_parts(frame, key, {**header, "frame": i}, channel_axis)
-        if common is None:
-            common = json.loads(prefix[_FIXED:])  # the header just authenticated
-            common.pop("frame")
-        nonces.append(nonce)
-        tags.append(bytes(sealed[-TAG_BYTES:]))
-        bodies.append(memoryview(sealed)[:-TAG_BYTES])
     out = _copy(ds)
-    body = b"".join(bodies)
-    _put(out, "PixelData", "OB" if pixels.dtype.itemsize == 1 else "OW",
-         body + b"\x00" if len(body) % 2 else body)  # DICOM values have even length
     _put(out, "PhotometricInterpretation", "CS", photometric)
     if channel_axis == -1:
         _put(out, "PlanarConfiguration", "US", 0)
@@ -247,6 +257,21 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     if series:
         _put(out, "SeriesInstanceUID", "UI", new_series)
     _set_file_meta(out, new_sop)
+    # Every other attribute of the output is bound to the pixels: changing the patient's
+    # name or any other element after encryption fails authentication.
+    header["dicom"]["attributes_sha256"] = _attributes_digest(out)
+    nonces, tags, bodies, common = [], [], [], None
+    for i, frame in enumerate(frames):
+        prefix, nonce, sealed = seal_parts(frame, key, {**header, "frame": i}, channel_axis)
+        if common is None:
+            common = json.loads(prefix[_FIXED:])  # the header just authenticated
+            common.pop("frame")
+        nonces.append(nonce)
+        tags.append(bytes(sealed[-TAG_BYTES:]))
+        bodies.append(memoryview(sealed)[:-TAG_BYTES])
+    body = b"".join(bodies)
+    _put(out, "PixelData", "OB" if pixels.dtype.itemsize == 1 else "OW",
+         body + b"\x00" if len(body) % 2 else body)  # DICOM values have even length
     block = out.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
     block.add_new(_E_FORMAT, "LO", DICOM_FORMAT)
     block.add_new(_E_KEY_ID, "LO", key.key_id)
@@ -254,6 +279,32 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     block.add_new(_E_NONCES, "OB", b"".join(nonces))
     block.add_new(_E_TAGS, "OB", b"".join(tags))
     return out
+
+
+def _attributes_digest(ds: Dataset) -> str:
+    """SHA-256 of an encrypted dataset's attributes: every element except PixelData
+    (sealed itself), kedi_edge's private group and group lengths, encoded as Explicit VR
+    Little Endian, then the file meta's SOP class, SOP instance and transfer syntax UIDs.
+    The preamble and the writer's own file meta elements (version, implementation) are
+    not covered: readers ignore them and writers rewrite them."""
+    part = _copy(ds)
+    for tag in [t for t in part.keys() if t.group == PRIVATE_GROUP or t == _PIXEL_DATA or t.element == 0]:
+        del part[tag]
+    if hasattr(part, "file_meta"):
+        del part.file_meta  # its UIDs are added below; the rest is the writer's
+    part.preamble = None
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pydicom.dcmwrite(buf, part, enforce_file_format=False, implicit_vr=False, little_endian=True)
+    except Exception as e:  # pydicom's encoders raise many types
+        raise DicomError(f"{_name(ds)}: cannot encode its attributes ({type(e).__name__}: {e})") from e
+    digest = hashlib.sha256(buf.getvalue())
+    meta = ds.file_meta if hasattr(ds, "file_meta") else Dataset()
+    for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"):
+        digest.update(b"|" + str(meta.get(keyword, "")).encode())
+    return digest.hexdigest()
 
 
 def _set_file_meta(ds: Dataset, sop_uid: str) -> None:
@@ -298,6 +349,7 @@ def key_for_dataset(ds: Dataset, keystore: Any, generator: Any = None,
     return _key_for(ds, first, channel_axis, keystore, generator, policy)
 
 
+@_typed_errors
 def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
     """The original dataset back from an encrypted one: pixels bit-exact, original UIDs.
 
@@ -336,6 +388,10 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
                          tags[i * 16:(i + 1) * 16]))
         pixels, header = unseal(blob, key)
         frames.append(pixels)
+    bound = header["dicom"].get("attributes_sha256")  # absent in files from before it existed
+    if bound is not None and bound != _attributes_digest(ds):
+        raise AuthenticationError("authentication failed: the encrypted DICOM's attributes were "
+                                  "modified after encryption")
     speckle = (header.get("lossy") or {}).get("speckle")
     if speckle:
         warnings.warn(f"{_name(ds)}: speckle (var {speckle.get('var')}) was added before encryption; "

@@ -12,7 +12,14 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
-from kedi_edge import AuthenticationError, InvalidInputError, Key, KeyGenerator, KeyNotFoundError, KeyStore
+from kedi_edge import (
+    AuthenticationError,
+    InvalidInputError,
+    Key,
+    KeyGenerator,
+    KeyNotFoundError,
+    KeyStore,
+)
 from kedi_edge.dicom import (
     PRIVATE_CREATOR,
     PRIVATE_GROUP,

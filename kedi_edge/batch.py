@@ -330,7 +330,10 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
     opts["_warnings"] = report.warnings
     t0 = time.perf_counter()
     if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # read-only, a file in the way, no permission
+            raise _OutputError(f"{outdir}: cannot create the output folder ({e.strerror or e})") from e
     jobs = 1 if jobs is None else max(1, int(jobs))
 
     def fail(path: Path, kind: str, message: str) -> None:

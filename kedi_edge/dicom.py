@@ -434,5 +434,7 @@ def write_dicom(ds: Dataset, path: Any) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom's complaints about the source's own values
             pydicom.dcmwrite(path, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
-    except (ValueError, TypeError, AttributeError, KeyError) as e:  # an element pydicom cannot encode
-        raise DicomError(f"{_name(ds)}: cannot write as DICOM ({type(e).__name__}: {e})") from e
+    except OSError:
+        raise  # the destination's problem, not the dataset's
+    except Exception as e:  # an element pydicom cannot encode; it raises many types
+        raise DicomError(f"{_name(ds)}: cannot write as DICOM ({type(e).__name__}: {str(e)[:200]})") from e

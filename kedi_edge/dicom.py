@@ -365,8 +365,13 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
     try:
         if block[_E_FORMAT].value != DICOM_FORMAT:
             raise AuthenticationError(_FAILED)
-        # DICOM pads odd-length values with a NUL; JSON never ends with one.
-        common = json.loads(bytes(block[_E_HEADER].value).rstrip(b"\x00").decode("utf-8"))
+        # DICOM pads an odd-length value with one NUL. The header must be exactly the
+        # canonical JSON that was written: no other padding, spacing or key order.
+        raw = bytes(block[_E_HEADER].value)
+        raw = raw[:-1] if len(raw) % 2 == 0 and raw.endswith(b"\x00") else raw
+        common = json.loads(raw.decode("utf-8"))
+        if json.dumps(common, sort_keys=True, separators=(",", ":")).encode() != raw:
+            raise AuthenticationError(_FAILED)
         nonces, tags = bytes(block[_E_NONCES].value), bytes(block[_E_TAGS].value)
         key_id = block[_E_KEY_ID].value
         n = int(common["frames"])

@@ -84,13 +84,27 @@ def check_accepted(out, ref, raw, bad) -> None:
 
 
 @pytest.fixture(scope="module")
-def small():
-    raw = encrypted_bytes(small_dataset())
-    return raw, attempt(raw)
+def small_files():
+    """Two small encrypted files: one whose header JSON has odd length (written with a NUL
+    pad) and one with even length; the new UIDs' random lengths decide which."""
+    found = {}
+    while len(found) < 2:
+        raw = encrypted_bytes(small_dataset())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = pydicom.dcmread(io.BytesIO(raw))[0x4B451003].value
+        found.setdefault(header.endswith(b"\x00"), raw)
+    return [(raw, attempt(raw)) for raw in found.values()]
 
 
-def test_every_single_bit_flip_of_a_small_encrypted_dicom(small):
-    raw, ref = small
+@pytest.fixture(scope="module")
+def small(small_files):
+    return small_files[0]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["padded-header", "unpadded-header"])
+def test_every_single_bit_flip_of_a_small_encrypted_dicom(small_files, which):
+    raw, ref = small_files[which]
     assert ref is not None
     rejected = 0
     for bit in range(len(raw) * 8):

@@ -164,6 +164,13 @@ def _block(ds: Dataset) -> dict[int, Any] | None:
     return None
 
 
+def _own_tags(ds: Dataset) -> list:
+    """The tags of kedi_edge's private block: its creator elements and their slots."""
+    slots = {t.element for t in ds.keys() if t.group == PRIVATE_GROUP and 0x10 <= t.element < 0x100
+             and ds[t].value == PRIVATE_CREATOR}
+    return [t for t in ds.keys() if t.group == PRIVATE_GROUP and (t.element in slots or t.element >> 8 in slots)]
+
+
 def is_encrypted(ds: Dataset) -> bool:
     """Whether ``ds`` carries a kedi_edge private block."""
     return _block(ds) is not None
@@ -283,12 +290,12 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
 
 def _attributes_digest(ds: Dataset) -> str:
     """SHA-256 of an encrypted dataset's attributes: every element except PixelData
-    (sealed itself), kedi_edge's private group and group lengths, encoded as Explicit VR
+    (sealed itself), kedi_edge's private block and group lengths, encoded as Explicit VR
     Little Endian, then the file meta's SOP class, SOP instance and transfer syntax UIDs.
     The preamble and the writer's own file meta elements (version, implementation) are
     not covered: readers ignore them and writers rewrite them."""
     part = _copy(ds)
-    for tag in [t for t in part.keys() if t.group == PRIVATE_GROUP or t == _PIXEL_DATA or t.element == 0]:
+    for tag in [t for t in part.keys() if t == _PIXEL_DATA or t.element == 0] + _own_tags(part):
         del part[tag]
     if hasattr(part, "file_meta"):
         del part.file_meta  # its UIDs are added below; the rest is the writer's
@@ -407,7 +414,7 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
     pixels = frames[0] if n == 1 and int(ds.get("NumberOfFrames", 1) or 1) == 1 else np.stack(frames)
     info = header["dicom"]
     out = _copy(ds)
-    for tag in [t for t in out.keys() if t.group == PRIVATE_GROUP]:
+    for tag in _own_tags(out):
         del out[tag]
     raw = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
     _put(out, "PixelData", "OB" if pixels.dtype.itemsize == 1 else "OW", raw + b"\x00" if len(raw) % 2 else raw)

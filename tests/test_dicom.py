@@ -214,7 +214,7 @@ def test_speckle_is_recorded_and_decrypt_warns():
         encrypt_dicom(ds, key, speckle=2.0)
 
 
-@pytest.mark.parametrize("change", ["name", "date", "added", "removed", "meta uid", "sequence"])
+@pytest.mark.parametrize("change", ["name", "date", "added", "removed", "meta uid", "sequence", "private"])
 def test_changed_attributes_are_rejected(change, tmp_path):
     key = fixed_key()
     write_dicom(encrypt_dicom(load("CT_small.dcm"), key), tmp_path / "e.dcm")
@@ -230,7 +230,9 @@ def test_changed_attributes_are_rejected(change, tmp_path):
         del ds.PatientID
     elif change == "meta uid":
         ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3"
-    else:
+    elif change == "sequence":
         ds.ReferencedImageSequence = [pydicom.Dataset()]
+    else:  # another creator's block in kedi_edge's private group
+        ds.private_block(PRIVATE_GROUP, "SOMEONE ELSE", create=True).add_new(0x01, "LO", "note")
     with pytest.raises(AuthenticationError, match="attributes were modified"):
         decrypt_dicom(ds, key)

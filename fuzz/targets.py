@@ -31,37 +31,40 @@ def _dataset(data: bytes):
         return batch._read_dicom(io.BytesIO(data))
 
 
-def container(data: bytes) -> None:
-    """peek_header and open of a .kedi container: only KediError."""
+def _quietly(fn, *args) -> None:
+    """fn(*args) with warnings off; kedi_edge's documented errors are accepted outcomes."""
     try:
-        peek_header(data)
-        kedi_edge.open(data, KEY)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(*args)
     except KediError:
         pass
+
+
+def _open_container(data: bytes) -> None:
+    peek_header(data)
+    kedi_edge.open(data, KEY)
+
+
+def container(data: bytes) -> None:
+    """peek_header and open of a .kedi container: only KediError."""
+    _quietly(_open_container, data)
+
+
+def _on_dicom(data: bytes, action) -> None:
+    ds = _dataset(data)
+    if ds is not None:
+        action(ds)
 
 
 def dicom_decrypt(data: bytes) -> None:
     """Reading and decrypting an encrypted DICOM file: only KediError."""
-    try:
-        ds = _dataset(data)
-        if ds is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                decrypt_dicom(ds, KEY)
-    except KediError:
-        pass
+    _quietly(_on_dicom, data, lambda ds: decrypt_dicom(ds, KEY))
 
 
 def dicom_encrypt(data: bytes) -> None:
     """Reading, encrypting and writing a plain DICOM file: only KediError."""
-    try:
-        ds = _dataset(data)
-        if ds is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                write_dicom(encrypt_dicom(ds, KEY), io.BytesIO())
-    except KediError:
-        pass
+    _quietly(_on_dicom, data, lambda ds: write_dicom(encrypt_dicom(ds, KEY), io.BytesIO()))
 
 
 _DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.float32, np.int64, np.bool_]

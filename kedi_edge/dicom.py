@@ -148,26 +148,28 @@ def pixel_sha256(ds: Dataset) -> str:
     return hashlib.sha256(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()).hexdigest()
 
 
-def _block(ds: Dataset) -> dict[int, Any] | None:
-    """The kedi_edge private elements by offset, found through their private creator.
+def _own_slots(ds: Dataset) -> list[int]:
+    """The private-creator slots of group 4B45 that hold kedi_edge's creator, in order.
 
     Read by tag rather than through pydicom's cached private blocks, which a copied
     dataset shares with its original.
     """
-    creators = [t for t in ds.keys() if t.group == PRIVATE_GROUP and 0x10 <= t.element < 0x100]
-    for tag in creators:
-        slot = tag.element
-        if ds[tag].value == PRIVATE_CREATOR:
-            base = slot << 8
-            return {off: ds[PRIVATE_GROUP, base + off] for off in range(0x01, 0x06)
-                    if (PRIVATE_GROUP, base + off) in ds}
-    return None
+    return [t.element for t in ds.keys() if t.group == PRIVATE_GROUP and 0x10 <= t.element < 0x100
+            and ds[t].value == PRIVATE_CREATOR]
+
+
+def _block(ds: Dataset) -> dict[int, Any] | None:
+    """The kedi_edge private elements by offset, found through their private creator."""
+    slots = _own_slots(ds)
+    if not slots:
+        return None
+    base = slots[0] << 8
+    return {off: ds[PRIVATE_GROUP, base + off] for off in range(0x01, 0x06) if (PRIVATE_GROUP, base + off) in ds}
 
 
 def _own_tags(ds: Dataset) -> list:
     """The tags of kedi_edge's private block: its creator elements and their slots."""
-    slots = {t.element for t in ds.keys() if t.group == PRIVATE_GROUP and 0x10 <= t.element < 0x100
-             and ds[t].value == PRIVATE_CREATOR}
+    slots = set(_own_slots(ds))
     return [t for t in ds.keys() if t.group == PRIVATE_GROUP and (t.element in slots or t.element >> 8 in slots)]
 
 

@@ -1,6 +1,6 @@
 """Sealing cost against AES-256-GCM alone, and folder throughput against a plain script.
 
-    python benchmarks/bench_seal.py [--files 60] [--json FILE]
+    python benchmarks/bench_seal.py [--files 120] [--folder-reps 5] [--json FILE]
 
 1. A 512x512 uint16 image, key already in memory: median time of kedi_edge.seal and
    kedi_edge.open against AESGCM.encrypt / AESGCM.decrypt of the same bytes (which
@@ -9,8 +9,9 @@
    <= 1.3x AES-GCM alone.
 2. A folder of real DICOM files (copies of pydicom's bundled CT, MR and ultrasound
    images): files per second of the batch encryption behind ``kedi-edge encrypt``
-   (key of the series already made) against a plain script that only reads each file,
-   AES-GCM-encrypts its PixelData, and writes it. Target: >= 0.8x.
+   (key of the series already made), in one process and with its default worker
+   processes, against a plain pydicom script that only reads each file, AES-GCM-encrypts
+   its PixelData, and writes it (no fsync), runs interleaved. Target: >= 0.8x.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import kedi_edge
 from kedi_edge import batch
-from kedi_edge.dicom import write_dicom
 
 TARGET_SEAL = 1.3
 TARGET_FILES = 0.8
@@ -66,11 +66,11 @@ def _plain_script(files: list[Path], outdir: Path) -> None:
             nonce = os.urandom(12)
             ds.PixelData = nonce + aes.encrypt(nonce, ds.PixelData, None)
             buf = io.BytesIO()
-            write_dicom(ds, buf)
+            pydicom.dcmwrite(buf, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
         (outdir / f.name).write_bytes(buf.getvalue())
 
 
-def bench_folder(n_files: int) -> list[dict]:
+def bench_folder(n_files: int, reps: int = 3) -> list[dict]:
     names = ["CT_small.dcm", "MR_small.dcm", "examples_overlay.dcm", "examples_rgb_color.dcm"]
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)
@@ -86,29 +86,32 @@ def bench_folder(n_files: int) -> list[dict]:
         batch.run("encrypt", [(f, Path(f.name)) for f in files[: len(names)]], store, outdir=td / "warm",
                   progress=False, opts={"generator": gen})
         inputs = [(f, Path(f.name)) for f in files]
-        rows = []
-        for rep in range(3):
-            out_plain, out_kedi = td / f"plain{rep}", td / f"kedi{rep}"
+        auto = batch.default_jobs(len(inputs))
+        times: dict[str, list[float]] = {"plain": [], "one": [], "auto": []}
+        for rep in range(reps):  # interleaved, so that drifts of a shared machine hit all three
+            out_plain = td / f"plain{rep}"
             out_plain.mkdir()
             t0 = time.perf_counter()
             _plain_script(files, out_plain)
-            t_plain = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            report = batch.run("encrypt", inputs, store, outdir=out_kedi, progress=False,
-                               opts={"generator": gen})
-            t_kedi = time.perf_counter() - t0
-            assert not report.failed, report.failed
-            rows.append((t_plain, t_kedi))
-        t_plain = float(np.median([r[0] for r in rows]))
-        t_kedi = float(np.median([r[1] for r in rows]))
-    return [{"op": "plain script (read, AES-GCM PixelData, write)", "files_per_s": n_files / t_plain,
+            times["plain"].append(time.perf_counter() - t0)
+            for name, jobs in (("one", 1), ("auto", auto)):
+                t0 = time.perf_counter()
+                report = batch.run("encrypt", inputs, store, outdir=td / f"{name}{rep}", progress=False,
+                                   opts={"generator": gen}, jobs=jobs)
+                times[name].append(time.perf_counter() - t0)
+                assert not report.failed, report.failed
+        t = {k: float(np.median(v)) for k, v in times.items()}
+    return [{"op": "plain script (pydicom: read, AES-GCM PixelData, write)", "files_per_s": n_files / t["plain"],
              "ratio": 1.0},
-            {"op": "kedi-edge encrypt (batch)", "files_per_s": n_files / t_kedi, "ratio": t_plain / t_kedi}]
+            {"op": "kedi-edge encrypt, 1 process", "files_per_s": n_files / t["one"], "ratio": t["plain"] / t["one"]},
+            {"op": f"kedi-edge encrypt, default ({auto} processes)", "files_per_s": n_files / t["auto"],
+             "ratio": t["plain"] / t["auto"]}]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--files", type=int, default=60)
+    ap.add_argument("--files", type=int, default=120)
+    ap.add_argument("--folder-reps", type=int, default=5)
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
@@ -118,15 +121,15 @@ def main() -> None:
     print("512x512 uint16 (512 KiB), key in memory")
     for r in img:
         print(f"  {r['op']:<28} {r['seconds'] * 1e6:8.1f} us {r['gb_per_s']:7.2f} GB/s {r['vs_aes']:6.2f}x AES")
-    folder = bench_folder(args.files)
+    folder = bench_folder(args.files, args.folder_reps)
     print(f"\nfolder of {args.files} DICOM files (CT, MR, US)")
     for r in folder:
-        print(f"  {r['op']:<48} {r['files_per_s']:8.1f} files/s {r['ratio']:6.2f}x")
+        print(f"  {r['op']:<56} {r['files_per_s']:8.1f} files/s {r['ratio']:6.2f}x")
     seal_ratio = img[1]["vs_aes"]
     print(f"\ntarget seal <= {TARGET_SEAL}x AES-GCM alone: {seal_ratio:.2f}x: "
           f"{'met' if seal_ratio <= TARGET_SEAL else 'NOT met'}")
-    print(f"target folder >= {TARGET_FILES}x the plain script: {folder[1]['ratio']:.2f}x: "
-          f"{'met' if folder[1]['ratio'] >= TARGET_FILES else 'NOT met'}")
+    print(f"target folder >= {TARGET_FILES}x the plain script: {folder[2]['ratio']:.2f}x by default, "
+          f"{folder[1]['ratio']:.2f}x in one process: {'met' if folder[2]['ratio'] >= TARGET_FILES else 'NOT met'}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"runtime": info, "image": img, "folder": folder}, f, indent=1)

@@ -64,6 +64,21 @@ class _InputError(KediError):
     pass
 
 
+class _KeyNeeded(KediError):
+    """In a worker process: the file's series or study has no key yet (``scope``)."""
+
+    scope = ""
+
+
+class _NoGenerator:
+    """The key generator worker processes see: the parent makes missing keys."""
+
+    sha256 = None
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise _KeyNeeded("no key yet for this series or study")
+
+
 def collect(paths: Iterable[str | os.PathLike], recursive: bool) -> list[tuple[Path, Path]]:
     """(file, path relative to its root) for each input; folders need ``recursive``."""
     out = []
@@ -176,8 +191,13 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
     if ds is None:
         raise _InputError(f"{path}: not a DICOM file, .npy array or .kedi container")
     if action == "encrypt":
-        enc = kdicom.encrypt_dicom(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
-                                   policy=opts.get("policy", "series"), speckle=opts.get("speckle"))
+        policy = opts.get("policy", "series")
+        try:
+            enc = kdicom.encrypt_dicom(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
+                                       policy=policy, speckle=opts.get("speckle"))
+        except _KeyNeeded as e:
+            e.scope = str(ds.get("StudyInstanceUID" if policy == "study" else "SeriesInstanceUID", ""))
+            raise
         return "", _dicom_bytes(enc)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", kdicom.LossyWarning)
@@ -257,25 +277,62 @@ def _init_worker() -> None:
     _native._set_threads(1)
 
 
-def _work(item: tuple[Path, Path]) -> tuple[str, Path, str, str, list[str]]:
-    """One file in a worker process: (status, path, category, message, warnings)."""
-    path, rel = item
+# One file's outcome: (path, status, failure category, message). Status is "done",
+# "skipped", "failed", or "needkey" (a worker found no key; message = its scope).
+_Result = tuple[Path, str, str, str]
+
+
+def _run_files(action: str, items: list[tuple[Path, Path]], store: Any, outdir: Path | None, overwrite: bool,
+               opts: dict[str, Any], result: Callable[[Path, str, str, str], None]) -> None:
+    """Files one after another in this process. Outputs are written (temporary file,
+    fsync, rename) by two background threads while the next file is processed, so
+    waiting for the disk overlaps the work; ``result`` hears of each file once its
+    output is on disk or it failed."""
+    writing: list[tuple[Future, Path]] = []
+
+    def settle(item: tuple[Future, Path]) -> None:
+        fut, path = item
+        try:
+            fut.result()
+        except KediError as e:
+            result(path, "failed", category(e), str(e))
+            return
+        result(path, "done", "", "")
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kedi-write") as pool:
+        for path, rel in items:
+            try:
+                status, out = _prepare(action, path, rel, store, outdir, overwrite, opts)
+            except _KeyNeeded as e:
+                result(path, "needkey", "", e.scope)
+                continue
+            except KediError as e:
+                result(path, "failed", category(e), str(e))
+                continue
+            if out is None:
+                result(path, status, "", "")
+                continue
+            writing.append((pool.submit(_write, out[0], out[1], overwrite), path))
+            while len(writing) > 4:  # bound the memory held by queued outputs
+                settle(writing.pop(0))
+        for item in writing:
+            settle(item)
+
+
+def _work(items: list[tuple[Path, Path]]) -> tuple[list[_Result], list[str]]:
+    """A chunk of files in a worker process: their results, and warnings."""
     w = _WORKER
     opts = dict(w["opts"])
     opts["_warnings"] = []
-    try:
-        status, out = _prepare(w["action"], path, rel, w["store"], w["outdir"], w["overwrite"], opts)
-        if out is not None:
-            _write(out[0], out[1], w["overwrite"])
-            status = "done"
-        return status, path, "", "", opts["_warnings"]
-    except KediError as e:
-        return "failed", path, category(e), str(e), opts["_warnings"]
+    results: list[_Result] = []
+    _run_files(w["action"], items, w["store"], w["outdir"], w["overwrite"], opts,
+               lambda *r: results.append(r))
+    return results, opts["_warnings"]
 
 
 def _parallel_ok(action: str, inputs: list[tuple[Path, Path]], opts: dict[str, Any], jobs: int) -> bool:
     """Whether the batch can run in worker processes: fork is available, and encryption
-    never needs the GAN in a worker (keys of series/study made beforehand, or one key)."""
+    never needs a key per image from the GAN (workers leave the GAN to the parent)."""
     import multiprocessing
 
     if jobs < 2 or len(inputs) < 2 * jobs or "fork" not in multiprocessing.get_all_start_methods():
@@ -286,30 +343,39 @@ def _parallel_ok(action: str, inputs: list[tuple[Path, Path]], opts: dict[str, A
         p.suffix in (".npy", ".kedi") for p, _ in inputs)
 
 
-def _make_scope_keys(inputs: list[tuple[Path, Path]], store: Any, opts: dict[str, Any]) -> None:
-    """Before forking: make the key of every series (or study) the batch will need."""
-    policy = opts.get("policy", "series")
-    seen: set[str] = set()
-    attr = "SeriesInstanceUID" if policy == "series" else "StudyInstanceUID"
-    for path, _ in inputs:
-        try:
-            import pydicom
+def default_jobs(n_files: int) -> int:
+    """Worker processes for a batch of n files: one per usable CPU (at most 4) once there
+    are at least 16 files, else 1 (forking costs more than it saves on a few files)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, 4) if n_files >= 16 else 1
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                head = pydicom.dcmread(path, stop_before_pixels=True)
-            uid = str(head.get(attr, ""))
-        except Exception:  # unreadable files fail later, in their worker, with their message
+
+def _make_keys(bounced: list[tuple[Path, str]], inputs: list[tuple[Path, Path]], store: Any,
+               opts: dict[str, Any]) -> tuple[list[tuple[Path, Path]], dict[str, KediError]]:
+    """In the parent: make the key of each series (or study) the workers found without
+    one, from its first file in input order. Returns the inputs to run again (those whose
+    key now exists), and the error of each scope whose key could not be made."""
+    order = {path: i for i, (path, _) in enumerate(inputs)}
+    rel = dict(inputs)
+    tried: set[str] = set()
+    errors: dict[str, KediError] = {}
+    for path, scope in sorted(bounced, key=lambda b: order[b[0]]):
+        if scope in tried:
             continue
-        if not uid or uid in seen:
-            continue
-        seen.add(uid)
+        tried.add(scope)
         try:
             ds = _read_dicom(path)
-            if ds is not None and not kdicom.is_encrypted(ds):
-                opts["generator"] = kdicom.key_for_dataset(ds, store, opts.get("generator"), policy)[1]
-        except KediError:
-            continue  # reported by the worker that handles the file
+            if ds is None:
+                raise _InputError(f"{path}: not a DICOM file")
+            opts["generator"] = kdicom.key_for_dataset(ds, store, opts.get("generator"),
+                                                       opts.get("policy", "series"))[1]
+        except KediError as e:
+            errors[scope] = e
+    again = [(path, rel[path]) for path, scope in sorted(bounced, key=lambda b: order[b[0]]) if scope not in errors]
+    return again, errors
 
 
 def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Path | None = None,
@@ -318,10 +384,11 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
         jobs: int | None = None) -> Report:
     """Apply ``action`` ("encrypt", "decrypt" or "verify") to every input.
 
-    ``jobs``: worker processes (forked; default 1, everything in this process). With
-    one process, outputs are written (temporary file, fsync, rename) by two background
-    threads while the next file is processed. Either way an output appears only once
-    it is complete on disk.
+    ``jobs``: worker processes (forked; default :func:`default_jobs`). Keys a series or
+    study lacks are made by this process, which runs the files that needed them again.
+    With one process, outputs are written (temporary file, fsync, rename) by two
+    background threads while the next file is processed. Either way an output appears
+    only once it is complete on disk.
     """
     from tqdm import tqdm
 
@@ -334,7 +401,7 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
             outdir.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # read-only, a file in the way, no permission
             raise _OutputError(f"{outdir}: cannot create the output folder ({e.strerror or e})") from e
-    jobs = 1 if jobs is None else max(1, int(jobs))
+    jobs = default_jobs(len(inputs)) if jobs is None else max(1, int(jobs))
 
     def fail(path: Path, kind: str, message: str) -> None:
         report.failed.append(Failure(path, kind, message))
@@ -348,55 +415,52 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
         if on_file:
             on_file(path, "ok")
 
+    def result(path: Path, status: str, kind: str, message: str) -> None:
+        bar.update()
+        if status == "failed":
+            fail(path, kind, message)
+        else:
+            ok(path, status)
+
     bar = tqdm(total=len(inputs), desc=action, unit="file", disable=not progress, leave=False)
     if _parallel_ok(action, inputs, opts, jobs):
         import multiprocessing
 
-        if action == "encrypt" and opts.get("key") is None:
-            _make_scope_keys(inputs, store, opts)
         _WORKER.update(action=action, store=store, outdir=outdir, overwrite=overwrite,
-                       opts={k: v for k, v in opts.items() if k not in ("_warnings", "generator")})
+                       opts={**{k: v for k, v in opts.items() if k not in ("_warnings", "generator")},
+                             "generator": _NoGenerator()})
         try:
             with multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker) as pool:
-                for status, path, kind, message, warns in pool.imap_unordered(_work, inputs, chunksize=2):
-                    report.warnings.extend(warns)
-                    if status == "failed":
-                        fail(path, kind, message)
-                    else:
-                        ok(path, status)
-                    bar.update()
+                todo = inputs
+                for again in (False, True):  # again: the files whose key the parent just made
+                    bounced = []
+                    size = max(1, min(8, len(todo) // (4 * jobs)))  # chunks: overlap fsyncs, balance load
+                    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+                    for results, warns in pool.imap_unordered(_work, chunks):
+                        report.warnings.extend(warns)
+                        for path, status, kind, message in results:
+                            if status == "needkey":
+                                bounced.append((path, message))
+                            else:
+                                result(path, status, kind, message)
+                    if again:  # made, yet not found: another process is changing the store
+                        for path, _ in bounced:
+                            result(path, "failed", KEYS, f"{path}: the key made for its series or study is gone")
+                        break
+                    todo, errors = _make_keys(bounced, inputs, store, opts)
+                    for path, scope in bounced:
+                        if scope in errors:
+                            e = errors[scope]
+                            result(path, "failed", category(e), f"{path}: no key for its series or study ({e})")
+                    if not todo:
+                        break
         finally:
             _WORKER.clear()
             bar.close()
         report.seconds = time.perf_counter() - t0
         return report
 
-    def settle(item: tuple[Future, Path]) -> None:
-        fut, path = item
-        try:
-            fut.result()
-        except KediError as e:
-            fail(path, category(e), str(e))
-            return
-        ok(path, "done")
-
-    writing: list[tuple[Future, Path]] = []
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kedi-write") as pool:
-        for path, rel in inputs:
-            bar.update()
-            try:
-                status, out = _prepare(action, path, rel, store, outdir, overwrite, opts)
-            except KediError as e:
-                fail(path, category(e), str(e))
-                continue
-            if out is None:
-                ok(path, status)
-                continue
-            writing.append((pool.submit(_write, out[0], out[1], overwrite), path))
-            while len(writing) > 4:  # bound the memory held by queued outputs
-                settle(writing.pop(0))
-        for item in writing:
-            settle(item)
+    _run_files(action, inputs, store, outdir, overwrite, opts, result)
     bar.close()
     report.seconds = time.perf_counter() - t0
     return report

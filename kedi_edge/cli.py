@@ -246,7 +246,8 @@ def _batch_options(p: argparse.ArgumentParser, output: bool) -> None:
     p.add_argument("--quarantine", default=None, help="move inputs that fail here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--jobs", "-j", type=int, default=None,
-                   help="worker processes (default 1: this process only); series keys are made first")
+                   help="worker processes (default: one per CPU, at most 4, for 16 files or more; "
+                        "else 1)")
     _store_options(p)
 
 

@@ -29,6 +29,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
+from ._dcmencode import encode_elements, file_bytes
 from .envelope import (
     _FIXED,
     BODY_ALIGN,
@@ -226,6 +227,9 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     """
     if is_encrypted(ds):
         raise DicomError(f"{_name(ds)}: already encrypted by kedi_edge")
+    # Copied before reading: elements still raw stay raw in the output and are written
+    # as they were read (see write_dicom).
+    out = _copy(ds)
     pixels, channel_axis, photometric = read_pixels(ds)
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     frames = _frames(pixels, channel_axis, n_frames)
@@ -256,7 +260,6 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
                   "photometric": str(ds.get("PhotometricInterpretation", "")),
                   "planar_configuration": ds.get("PlanarConfiguration")},
     }
-    out = _copy(ds)
     _put(out, "PhotometricInterpretation", "CS", photometric)
     if channel_axis == -1:
         _put(out, "PlanarConfiguration", "US", 0)
@@ -296,20 +299,26 @@ def _attributes_digest(ds: Dataset) -> str:
     Little Endian, then the file meta's SOP class, SOP instance and transfer syntax UIDs.
     The preamble and the writer's own file meta elements (version, implementation) are
     not covered: readers ignore them and writers rewrite them."""
-    part = _copy(ds)
-    for tag in [t for t in part.keys() if t == _PIXEL_DATA or t.element == 0] + _own_tags(part):
-        del part[tag]
-    if hasattr(part, "file_meta"):
-        del part.file_meta  # its UIDs are added below; the rest is the writer's
-    part.preamble = None
-    buf = io.BytesIO()
+    own = {int(t) for t in _own_tags(ds)}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pydicom.dcmwrite(buf, part, enforce_file_format=False, implicit_vr=False, little_endian=True)
+            parts = encode_elements(ds, lambda t: t == _PIXEL_DATA or t & 0xFFFF == 0 or t in own)
+            if parts is None:  # a source pydicom re-encodes as a whole
+                part = _copy(ds)
+                for tag in [t for t in part.keys() if t == _PIXEL_DATA or t.element == 0 or int(t) in own]:
+                    del part[tag]
+                if hasattr(part, "file_meta"):
+                    del part.file_meta  # its UIDs are added below; the rest is the writer's
+                part.preamble = None
+                buf = io.BytesIO()
+                pydicom.dcmwrite(buf, part, enforce_file_format=False, implicit_vr=False, little_endian=True)
+                parts = [(0, buf.getvalue())]
     except Exception as e:  # pydicom's encoders raise many types
         raise DicomError(f"{_name(ds)}: cannot encode its attributes ({type(e).__name__}: {e})") from e
-    digest = hashlib.sha256(buf.getvalue())
+    digest = hashlib.sha256()
+    for _, data in parts:
+        digest.update(data)
     meta = ds.file_meta if hasattr(ds, "file_meta") else Dataset()
     for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"):
         digest.update(b"|" + str(meta.get(keyword, "")).encode())
@@ -368,6 +377,7 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
     the sealed (speckled) pixels come back and a warning says so; with ``despeckle``
     they are despeckled with the recorded variance (still not the original pixels).
     """
+    pristine = _copy(ds)  # before the reads below turn raw elements into decoded ones
     block = _block(ds)
     if block is None:
         raise DicomError(f"{_name(ds)}: not encrypted by kedi_edge (no private block)")
@@ -403,7 +413,7 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
         pixels, header = unseal(blob, key)
         frames.append(pixels)
     bound = header["dicom"].get("attributes_sha256")  # absent in files from before it existed
-    if bound is not None and bound != _attributes_digest(ds):
+    if bound is not None and bound != _attributes_digest(pristine):
         raise AuthenticationError("authentication failed: the encrypted DICOM's attributes were "
                                   "modified after encryption")
     speckle = (header.get("lossy") or {}).get("speckle")
@@ -415,7 +425,7 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
             frames = [_despeckle_frame(f, float(speckle["var"]), header["channel_axis"]) for f in frames]
     pixels = frames[0] if n == 1 and int(ds.get("NumberOfFrames", 1) or 1) == 1 else np.stack(frames)
     info = header["dicom"]
-    out = _copy(ds)
+    out = pristine
     for tag in _own_tags(out):
         del out[tag]
     raw = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
@@ -443,12 +453,25 @@ def _despeckle_frame(frame: np.ndarray, var: float, channel_axis: int | None) ->
 
 
 def write_dicom(ds: Dataset, path: Any) -> None:
-    """Write ``ds`` as a DICOM file (preamble and file meta) in Explicit VR Little Endian."""
+    """Write ``ds`` as a DICOM file (preamble and file meta) in Explicit VR Little Endian.
+
+    The bytes are what ``pydicom.dcmwrite(path, ds, enforce_file_format=True,
+    implicit_vr=False, little_endian=True)`` writes; elements still raw from an
+    Explicit VR Little Endian source are copied without pydicom's per-element work.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom's complaints about the source's own values
-            pydicom.dcmwrite(path, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
+            data = file_bytes(ds)
+            if data is None:
+                pydicom.dcmwrite(path, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
+                return
     except OSError:
         raise  # the destination's problem, not the dataset's
     except Exception as e:  # an element pydicom cannot encode; it raises many types
         raise DicomError(f"{_name(ds)}: cannot write as DICOM ({type(e).__name__}: {str(e)[:200]})") from e
+    if hasattr(path, "write"):
+        path.write(data)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)

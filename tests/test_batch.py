@@ -1,0 +1,75 @@
+"""kedi_edge.batch: worker processes, keys made by the parent, and the default job count."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from kedi_edge import KeyGenerator, KeyStore, batch
+from kedi_edge.dicom import decrypt_dicom
+from kedi_edge.exceptions import ModelError
+
+NAMES = ("CT_small.dcm", "MR_small.dcm", "examples_overlay.dcm")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        shutil.copy(pydicom.data.get_testdata_file(NAMES[i % 3], download=False), src / f"{i:02d}.dcm")
+    return src
+
+
+@pytest.fixture
+def store(tmp_path):
+    return KeyStore.init(tmp_path / "keys", kek_file=tmp_path / "kek.key")
+
+
+def inputs(folder):
+    return [(f, Path(f.name)) for f in sorted(folder.iterdir())]
+
+
+class FailingGenerator:
+    sha256 = None
+    calls = 0
+
+    def generate(self, *args, **kwargs):
+        FailingGenerator.calls += 1
+        raise ModelError("model file is corrupt (test)")
+
+
+def test_default_jobs():
+    assert batch.default_jobs(1) == 1
+    assert batch.default_jobs(15) == 1
+    assert 1 <= batch.default_jobs(16) <= 4
+
+
+def test_workers_leave_missing_keys_to_the_parent(tmp_path, folder, store):
+    """A fresh store: every file first comes back for its key; the parent makes one key
+    per series from the series' first file, then the workers encrypt them all."""
+    gen = KeyGenerator(device="cpu")
+    report = batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc", progress=False,
+                       opts={"generator": gen}, jobs=2)
+    assert not report.failed and len(report.done) == 12
+    assert len(store.list()) == 3
+    for f in sorted(folder.iterdir()):
+        enc = pydicom.dcmread(tmp_path / "enc" / f.name)
+        dec = decrypt_dicom(enc, store)
+        assert np.array_equal(dec.pixel_array, pydicom.dcmread(f).pixel_array)
+    # The same files again into another folder: the keys exist, nothing comes back.
+    report = batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc2", progress=False,
+                       opts={"generator": FailingGenerator()}, jobs=2)
+    assert not report.failed and len(report.done) == 12 and FailingGenerator.calls == 0
+
+
+def test_a_key_the_parent_cannot_make_fails_its_files_only(tmp_path, folder, store):
+    FailingGenerator.calls = 0
+    report = batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc", progress=False,
+                       opts={"generator": FailingGenerator()}, jobs=2)
+    assert len(report.failed) == 12 and not report.done
+    assert FailingGenerator.calls == 3  # once per series, not once per file
+    assert all("model file is corrupt" in f.message and f.path.name in f.message for f in report.failed)
+    assert not list((tmp_path / "enc").iterdir())  # nothing written, not even a temporary file

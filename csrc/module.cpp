@@ -341,6 +341,15 @@ PYBIND11_MODULE(_native, m) {
       },
       py::arg("cipher"), py::arg("key"), py::arg("pattern"), py::arg("out") = py::none(),
       "unzigzag(cipher ^ key, pattern) in one pass; inverse of zigzag_xor.");
+  m.def(
+      "_empty_bytearray",
+      [](py::ssize_t n) {
+        if (n < 0) throw py::value_error("_empty_bytearray: n must not be negative");
+        PyObject* b = PyByteArray_FromStringAndSize(nullptr, n);  // contents not initialised
+        if (!b) throw py::error_already_set();
+        return py::reinterpret_steal<py::object>(b);
+      },
+      py::arg("n"), "A bytearray of n bytes whose contents are not set, for a buffer that is filled at once.");
   m.def("xor_into", &xor_into, py::arg("a"), py::arg("b"), py::arg("out"),
         "out = a ^ b, elementwise, with the active SIMD path; returns out.");
   m.def("simd_info", &simd_info, "Active SIMD path, paths the CPU supports, and KEDI_DISABLE_SIMD.");

@@ -30,9 +30,10 @@ from typing import Any, Protocol
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from . import _native
 from ._cache import ArrayCache
 from .exceptions import AuthenticationError, InvalidInputError
 from .zigzag import PATTERNS, xor_unzigzag, zigzag_xor
@@ -103,6 +104,8 @@ class KeySource(Protocol):
 
 
 _local = threading.local()
+_PLAIN_HEADER = {"bits_stored", "photometric", "frames", "lossy", "meta"}  # what seal() passes
+_prefixes: dict[tuple, bytes] = {}
 
 
 def _scratch(n: int) -> np.ndarray:
@@ -142,29 +145,36 @@ def _seal_container(array: np.ndarray, key: Key, header: dict[str, Any],
                     channel_axis: int | None) -> tuple[bytearray, int]:
     """The whole container in one buffer, and the offset of its nonce.
 
-    The zigzag + XOR body is written straight into the buffer and encrypted in place,
-    so the pixels are touched twice and no intermediate copy is made.
+    The zigzag + XOR body goes to a per-thread scratch buffer, which AES-GCM encrypts
+    straight into the container: the pixels are touched twice, and no byte of the
+    container is written twice.
     """
     a = _check_array(array, channel_axis)
-    full = dict(header)
-    full.update(format=FORMAT, key_id=key.key_id, shape=list(a.shape), dtype=a.dtype.str,
-                channel_axis=channel_axis)
-    prefix = _prefix(full, body_align=BODY_ALIGN)
+    # A plain seal's header depends on a few values only: its prefix is remembered.
+    plain = (header.keys() == _PLAIN_HEADER and not header["lossy"] and not header["meta"]
+             and isinstance(header["photometric"], str | None) and type(header["bits_stored"]) is int)
+    memo = (key.key_id, a.shape, a.dtype.str, channel_axis, header["bits_stored"], header["photometric"],
+            header["frames"]) if plain else None
+    prefix = _prefixes.get(memo) if plain else None
+    if prefix is None:
+        full = dict(header)
+        full.update(format=FORMAT, key_id=key.key_id, shape=list(a.shape), dtype=a.dtype.str,
+                    channel_axis=channel_axis)
+        prefix = _prefix(full, body_align=BODY_ALIGN)
+        if plain:
+            if len(_prefixes) >= 256:
+                _prefixes.clear()
+            _prefixes[memo] = prefix
     nonce = os.urandom(NONCE_BYTES)
     data_key, pattern = _derive(key, nonce, prefix)
-    off = len(prefix) + NONCE_BYTES
-    buf = bytearray(off + a.nbytes + TAG_BYTES)
+    off, n = len(prefix) + NONCE_BYTES, a.nbytes
+    buf = _native._empty_bytearray(off + n + TAG_BYTES)  # every byte is written below
     buf[: len(prefix)] = prefix
     buf[len(prefix) : off] = nonce
-    body = np.frombuffer(buf, np.uint8, count=a.nbytes, offset=off).view(a.dtype).reshape(a.shape)
-    zigzag_xor(a, key.array_for(a.shape, a.dtype, channel_axis), pattern, out=body, channel_axis=channel_axis)
-    del body
-    mv = memoryview(buf)
-    enc = Cipher(algorithms.AES(data_key), modes.GCM(nonce)).encryptor()
-    enc.authenticate_additional_data(prefix)
-    enc.update_into(mv[off : off + a.nbytes], mv[off:])  # in place
-    enc.finalize()
-    mv[off + a.nbytes :] = enc.tag
+    scratch = _scratch(n)
+    zigzag_xor(a, key.array_for(a.shape, a.dtype, channel_axis), pattern,
+               out=scratch.view(a.dtype).reshape(a.shape), channel_axis=channel_axis)
+    AESGCM(data_key).encrypt_into(nonce, memoryview(scratch), prefix, memoryview(buf)[off:])
     return buf, len(prefix)
 
 
@@ -248,12 +258,9 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     if len(ct) != nbytes:
         raise AuthenticationError(_FAILED)
     data_key, pattern = _derive(key, nonce, prefix)
-    dec = Cipher(algorithms.AES(data_key), modes.GCM(nonce, bytes(mv[len(mv) - TAG_BYTES :]))).decryptor()
-    dec.authenticate_additional_data(prefix)
-    body = _scratch(nbytes + 15)
-    dec.update_into(ct, body)
+    body = _scratch(nbytes)
     try:
-        dec.finalize()
+        AESGCM(data_key).decrypt_into(nonce, mv[off + NONCE_BYTES :], prefix, body[:nbytes])
     except InvalidTag:
         raise AuthenticationError(_FAILED) from None
     body = body[:nbytes].view(dtype).reshape(shape)

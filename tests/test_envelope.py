@@ -57,6 +57,29 @@ def test_header_records_what_the_issue_asks():
     assert len(blob) == len(_parse(memoryview(blob))[0]) + 12 + 2 * 8 * 8 * 2 + 16
 
 
+def test_remembered_headers_are_the_ones_computed():
+    """seal() remembers the prefix of plain headers: it must be byte for byte the one it
+    would compute, and headers differing in any field must not share it."""
+    from kedi_edge import envelope
+
+    key, a = make_key(), rand((16, 24), np.uint16)
+    envelope._prefixes.clear()
+    first = kedi_edge.seal(a, key, bits_stored=12, photometric="MONOCHROME2")
+    again = kedi_edge.seal(a, key, bits_stored=12, photometric="MONOCHROME2")  # from the memo
+    n = len(_parse(memoryview(first))[0])
+    assert first[:n] == again[:n] and first[n:] != again[n:]
+    for kwargs in ({"bits_stored": 11, "photometric": "MONOCHROME2"}, {"bits_stored": 12, "photometric": None},
+                   {"bits_stored": 12, "photometric": "MONOCHROME2", "meta": {"site": "x"}}):
+        h = peek_header(kedi_edge.seal(a, key, **kwargs))
+        assert h["bits_stored"] == kwargs["bits_stored"] and h["photometric"] == kwargs["photometric"]
+        assert h["meta"] == kwargs.get("meta", {})
+    h = peek_header(kedi_edge.seal(a.astype(np.int16), key, bits_stored=12, photometric="MONOCHROME2"))
+    assert h["dtype"] == "<i2"
+    h = peek_header(kedi_edge.seal(np.stack([a, a]), key, bits_stored=12, photometric="MONOCHROME2"))
+    assert h["shape"] == [2, 16, 24] and h["frames"] == 2
+    np.testing.assert_array_equal(kedi_edge.open(again, key), a)
+
+
 def test_same_image_same_key_gives_different_ciphertexts():
     key, a = make_key(), rand((64, 64), np.uint16)
     b1, b2 = kedi_edge.seal(a, key), kedi_edge.seal(a, key)

@@ -94,9 +94,12 @@ class KeyGenerator:
         if device == "cuda" and "CUDAExecutionProvider" not in available:
             raise ProviderError(f"device='cuda': this ONNX Runtime has no CUDA provider "
                                 f"(available: {', '.join(available)})")
-        providers = ["CPUExecutionProvider"]
+        providers: list[Any] = ["CPUExecutionProvider"]
         if want_cuda and "CUDAExecutionProvider" in available:
-            providers.insert(0, "CUDAExecutionProvider")
+            # Full float32 convolutions: with TF32 only 3% of key bytes match the CPU
+            # provider's for the same inputs, without it 99.3%, at the same speed
+            # (benchmarks/cuda_check.py on an H200).
+            providers.insert(0, ("CUDAExecutionProvider", {"use_tf32": "0"}))
         opts = ort.SessionOptions()
         opts.log_severity_level = 3 if device == "auto" else 2
         if providers == ["CPUExecutionProvider"]:

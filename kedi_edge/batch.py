@@ -11,9 +11,11 @@ to ``quarantine``), and the batch goes on.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import shutil
+import signal
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -269,54 +271,70 @@ def _prepare(action: str, path: Path, rel: Path, store: Any, outdir: Path | None
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     # Parallelism is across processes here: one native thread each, so no worker spins
     # on a core another process needs.
     from . import _native
 
+    gc.freeze()  # what it inherited is the parent's to collect (see run)
     _native._set_threads(1)
+    _die_with(parent)
 
 
-# One file's outcome: (path, status, failure category, message). Status is "done",
-# "skipped", "failed", or "needkey" (a worker found no key; message = its scope).
-_Result = tuple[Path, str, str, str]
+def _die_with(parent: int) -> None:
+    """On Linux, have the kernel kill this worker when the batch's process dies (even by
+    SIGKILL), so that no orphan goes on writing outputs after the batch was stopped."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+# One input's outcome: ((path, relative path), status, failure category, message). Status
+# is "done", "skipped", "failed", or "needkey" (a worker found no key; message = scope).
+_Result = tuple[tuple[Path, Path], str, str, str]
 
 
 def _run_files(action: str, items: list[tuple[Path, Path]], store: Any, outdir: Path | None, overwrite: bool,
-               opts: dict[str, Any], result: Callable[[Path, str, str, str], None]) -> None:
+               opts: dict[str, Any], result: Callable[[tuple[Path, Path], str, str, str], None]) -> None:
     """Files one after another in this process. Outputs are written (temporary file,
     fsync, rename) by two background threads while the next file is processed, so
     waiting for the disk overlaps the work; ``result`` hears of each file once its
     output is on disk or it failed."""
-    writing: list[tuple[Future, Path]] = []
+    writing: list[tuple[Future, tuple[Path, Path]]] = []
 
-    def settle(item: tuple[Future, Path]) -> None:
-        fut, path = item
+    def settle(pending: tuple[Future, tuple[Path, Path]]) -> None:
+        fut, item = pending
         try:
             fut.result()
         except KediError as e:
-            result(path, "failed", category(e), str(e))
+            result(item, "failed", category(e), str(e))
             return
-        result(path, "done", "", "")
+        result(item, "done", "", "")
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kedi-write") as pool:
-        for path, rel in items:
+        for item in items:
             try:
-                status, out = _prepare(action, path, rel, store, outdir, overwrite, opts)
+                status, out = _prepare(action, item[0], item[1], store, outdir, overwrite, opts)
             except _KeyNeeded as e:
-                result(path, "needkey", "", e.scope)
+                result(item, "needkey", "", e.scope)
                 continue
             except KediError as e:
-                result(path, "failed", category(e), str(e))
+                result(item, "failed", category(e), str(e))
                 continue
             if out is None:
-                result(path, status, "", "")
+                result(item, status, "", "")
                 continue
-            writing.append((pool.submit(_write, out[0], out[1], overwrite), path))
+            writing.append((pool.submit(_write, out[0], out[1], overwrite), item))
             while len(writing) > 4:  # bound the memory held by queued outputs
                 settle(writing.pop(0))
-        for item in writing:
-            settle(item)
+        for pending in writing:
+            settle(pending)
 
 
 def _work(items: list[tuple[Path, Path]]) -> tuple[list[_Result], list[str]]:
@@ -353,16 +371,16 @@ def default_jobs(n_files: int) -> int:
     return min(cpus, 4) if n_files >= 16 else 1
 
 
-def _make_keys(bounced: list[tuple[Path, str]], inputs: list[tuple[Path, Path]], store: Any,
+def _make_keys(bounced: list[tuple[tuple[Path, Path], str]], inputs: list[tuple[Path, Path]], store: Any,
                opts: dict[str, Any]) -> tuple[list[tuple[Path, Path]], dict[str, KediError]]:
     """In the parent: make the key of each series (or study) the workers found without
     one, from its first file in input order. Returns the inputs to run again (those whose
     key now exists), and the error of each scope whose key could not be made."""
-    order = {path: i for i, (path, _) in enumerate(inputs)}
-    rel = dict(inputs)
+    order = {item: i for i, item in enumerate(inputs)}
+    bounced = sorted(bounced, key=lambda b: order[b[0]])
     tried: set[str] = set()
     errors: dict[str, KediError] = {}
-    for path, scope in sorted(bounced, key=lambda b: order[b[0]]):
+    for (path, _), scope in bounced:
         if scope in tried:
             continue
         tried.add(scope)
@@ -374,8 +392,7 @@ def _make_keys(bounced: list[tuple[Path, str]], inputs: list[tuple[Path, Path]],
                                                        opts.get("policy", "series"))[1]
         except KediError as e:
             errors[scope] = e
-    again = [(path, rel[path]) for path, scope in sorted(bounced, key=lambda b: order[b[0]]) if scope not in errors]
-    return again, errors
+    return [item for item, scope in bounced if scope not in errors], errors
 
 
 def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Path | None = None,
@@ -415,7 +432,8 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
         if on_file:
             on_file(path, "ok")
 
-    def result(path: Path, status: str, kind: str, message: str) -> None:
+    def result(item: tuple[Path, Path], status: str, kind: str, message: str) -> None:
+        path = item[0]
         bar.update()
         if status == "failed":
             fail(path, kind, message)
@@ -429,8 +447,18 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
         _WORKER.update(action=action, store=store, outdir=outdir, overwrite=overwrite,
                        opts={**{k: v for k, v in opts.items() if k not in ("_warnings", "generator")},
                              "generator": _NoGenerator()})
+        # Collect garbage here, then freeze what is left, so that no worker ever runs a
+        # destructor of this process's objects: one of an ONNX Runtime session waits for
+        # threads that a forked child does not have, and hangs it.
+        gc.collect()
+        gc.freeze()
         try:
-            with multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker) as pool:
+            pool_cm = multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker,
+                                                               initargs=(os.getpid(),))
+        finally:
+            gc.unfreeze()
+        try:
+            with pool_cm as pool:
                 todo = inputs
                 for again in (False, True):  # again: the files whose key the parent just made
                     bounced = []
@@ -438,20 +466,20 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
                     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
                     for results, warns in pool.imap_unordered(_work, chunks):
                         report.warnings.extend(warns)
-                        for path, status, kind, message in results:
+                        for item, status, kind, message in results:
                             if status == "needkey":
-                                bounced.append((path, message))
+                                bounced.append((item, message))
                             else:
-                                result(path, status, kind, message)
+                                result(item, status, kind, message)
                     if again:  # made, yet not found: another process is changing the store
-                        for path, _ in bounced:
-                            result(path, "failed", KEYS, f"{path}: the key made for its series or study is gone")
+                        for item, _ in bounced:
+                            result(item, "failed", KEYS, f"{item[0]}: the key made for its series or study is gone")
                         break
                     todo, errors = _make_keys(bounced, inputs, store, opts)
-                    for path, scope in bounced:
+                    for item, scope in bounced:
                         if scope in errors:
                             e = errors[scope]
-                            result(path, "failed", category(e), f"{path}: no key for its series or study ({e})")
+                            result(item, "failed", category(e), f"{item[0]}: no key for its series or study ({e})")
                     if not todo:
                         break
         finally:

@@ -1,6 +1,8 @@
 """kedi_edge.batch: worker processes, keys made by the parent, and the default job count."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +75,30 @@ def test_a_key_the_parent_cannot_make_fails_its_files_only(tmp_path, folder, sto
     assert FailingGenerator.calls == 3  # once per series, not once per file
     assert all("model file is corrupt" in f.message and f.path.name in f.message for f in report.failed)
     assert not list((tmp_path / "enc").iterdir())  # nothing written, not even a temporary file
+
+
+def test_workers_never_run_the_parents_destructors(tmp_path, folder):
+    """Garbage of the parent's (here ONNX Runtime sessions in reference cycles) must not
+    be collected in a forked worker: a session's destructor waits for threads the child
+    does not have, and the batch hung. Run in a child process with a time limit."""
+    script = f"""
+import gc, os
+from pathlib import Path
+from kedi_edge import KeyGenerator, KeyStore, batch
+gc.disable()  # the garbage below stays uncollected here ...
+os.register_at_fork(after_in_child=lambda: (gc.set_threshold(50), gc.enable()))  # ... and children collect
+for _ in range(4):
+    gen = KeyGenerator(device="cpu", threads=2)
+    gen.generate((64, 64))  # its thread pool now exists, its threads wait for work
+    cycle = {{}}
+    cycle["self"], cycle["session"] = cycle, gen.session
+    del cycle, gen
+store = KeyStore.init(Path({str(tmp_path / "k2")!r}), kek_file=Path({str(tmp_path / "kek2.key")!r}))
+files = sorted(Path({str(folder)!r}).iterdir()) * 4
+inputs = [(f, Path(f"{{i:02d}}_" + f.name)) for i, f in enumerate(files)]
+report = batch.run("encrypt", inputs, store, outdir=Path({str(tmp_path / "out")!r}), progress=False, jobs=2)
+print("done", len(report.done), "failed", len(report.failed))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "done 48 failed 0" in r.stdout

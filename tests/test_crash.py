@@ -90,6 +90,57 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path, folder):
     assert snapshot(folder) == before
 
 
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is pid (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_stop_with_a_killed_batch(tmp_path, folder):
+    """The batch of 48 files runs in worker processes; when its process is killed they
+    die with it at once instead of finishing the files they hold."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "kedi_edge.cli", "encrypt", str(folder), "-r", "-o", str(out), "--no-progress",
+           "--device", "cpu", "--jobs", "2", *store_args(tmp_path)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.run(cmd, env=env, capture_output=True, timeout=300, check=True)  # the series keys
+    shutil.rmtree(out)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = children(proc.pid)
+        time.sleep(0.001)
+    assert len(workers) == 2
+    while time.monotonic() < deadline and len(list(out.glob("*.dcm")) if out.exists() else []) < 2:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.02)
+    first = sorted(p.name for p in out.iterdir())
+    time.sleep(1.0)
+    assert sorted(p.name for p in out.iterdir()) == first  # nothing written after the kill
+    assert 2 <= sum(n.endswith(".dcm") for n in first) < N_FILES
+    assert not any(alive(w) for w in workers)
+    store = KeyStore.open(tmp_path / "store", kek_file=tmp_path / "kek.key")
+    outputs_are_whole(out, store)
+
+
 def test_disk_full_is_an_output_error_and_leaves_nothing(tmp_path, folder, monkeypatch):
     def full(path, data, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -23,17 +23,21 @@ from collections.abc import Callable
 from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import validate_file_meta, write_data_element
-from pydicom.tag import tag_in_exception
 from pydicom.uid import UID, ExplicitVRLittleEndian
-from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+
+try:  # pydicom 3's writer internals; without them every dataset goes to pydicom
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import validate_file_meta, write_data_element
+    from pydicom.tag import tag_in_exception
+    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+except ImportError:  # pragma: no cover - another pydicom
+    EXPLICIT_VR_LENGTH_32 = None
 
 __all__ = ["encode_elements", "file_bytes"]
 
 _HEAD16 = struct.Struct("<HH2sH")  # tag, VR, 16-bit length
 _HEAD32 = struct.Struct("<HH2sHI")  # tag, VR, reserved, 32-bit length
-_LONG_VRS = frozenset(str(v) for v in EXPLICIT_VR_LENGTH_32)
+_LONG_VRS = frozenset(str(v) for v in EXPLICIT_VR_LENGTH_32 or ())
 _MEMO_TYPES = (str, UID, bytes, int)
 _MEMO_MAX = 4096
 _memo: dict[tuple, bytes] = {}
@@ -48,7 +52,13 @@ def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None,
     None when pydicom would re-encode the dataset instead of writing raw values: its
     source was not Explicit VR Little Endian, or its character set was changed.
     """
-    if ds.original_encoding == (False, True) and ds.original_character_set == ds._character_set:
+    if not _LONG_VRS:
+        return None
+    try:
+        same_charset = ds.original_character_set == ds._character_set
+    except AttributeError:  # another pydicom
+        return None
+    if ds.original_encoding == (False, True) and same_charset:
         convert = False
     elif ds.original_encoding == (None, None):  # made in code: pydicom decodes every raw element
         convert = True

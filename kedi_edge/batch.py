@@ -459,7 +459,7 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
             gc.unfreeze()
         try:
             with pool_cm as pool:
-                todo = inputs
+                todo, here = inputs, []
                 for again in (False, True):  # again: the files whose key the parent just made
                     bounced = []
                     size = max(1, min(8, len(todo) // (4 * jobs)))  # chunks: overlap fsyncs, balance load
@@ -475,6 +475,10 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
                         for item, _ in bounced:
                             result(item, "failed", KEYS, f"{item[0]}: the key made for its series or study is gone")
                         break
+                    # A file with no series (study) UID gets a key of its own from the GAN:
+                    # this process encrypts it, after the pool.
+                    here += [item for item, scope in bounced if not scope]
+                    bounced = [(item, scope) for item, scope in bounced if scope]
                     todo, errors = _make_keys(bounced, inputs, store, opts)
                     for item, scope in bounced:
                         if scope in errors:
@@ -482,6 +486,7 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
                             result(item, "failed", category(e), f"{item[0]}: no key for its series or study ({e})")
                     if not todo:
                         break
+            _run_files(action, here, store, outdir, overwrite, opts, result)
         finally:
             _WORKER.clear()
             bar.close()

@@ -102,3 +102,20 @@ print("done", len(report.done), "failed", len(report.failed))
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "done 48 failed 0" in r.stdout
+
+
+def test_files_without_a_series_get_their_own_key_from_the_parent(tmp_path, folder, store):
+    """policy "series" falls back to a key per image when a file has no Series Instance
+    UID; only the parent has the GAN, so those files are encrypted there."""
+    for f in sorted(folder.iterdir())[:3]:
+        ds = pydicom.dcmread(f)
+        del ds.SeriesInstanceUID
+        ds.save_as(f)
+    gen = KeyGenerator(device="cpu")
+    report = batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc", progress=False,
+                       opts={"generator": gen}, jobs=2)
+    assert not report.failed and len(report.done) == 12
+    assert len(store.list()) == 3 + 3  # one per series of the other 9 files, one per loose file
+    for f in sorted(folder.iterdir()):
+        dec = decrypt_dicom(pydicom.dcmread(tmp_path / "enc" / f.name), store)
+        assert np.array_equal(dec.pixel_array, pydicom.dcmread(f).pixel_array)

@@ -62,6 +62,7 @@ def test_workers_leave_missing_keys_to_the_parent(tmp_path, folder, store):
         dec = decrypt_dicom(enc, store)
         assert np.array_equal(dec.pixel_array, pydicom.dcmread(f).pixel_array)
     # The same files again into another folder: the keys exist, nothing comes back.
+    FailingGenerator.calls = 0
     report = batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc2", progress=False,
                        opts={"generator": FailingGenerator()}, jobs=2)
     assert not report.failed and len(report.done) == 12 and FailingGenerator.calls == 0

@@ -43,8 +43,7 @@ _MEMO_MAX = 4096
 _memo: dict[tuple, bytes] = {}
 
 
-def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None,
-                    charset: Any = None) -> list[tuple[int, bytes]] | None:
+def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None) -> list[tuple[int, bytes]] | None:
     """(tag, encoding) of each element of ``ds`` in tag order, as pydicom's
     ``write_dataset`` would write it in Explicit VR Little Endian (group lengths of
     groups above 6 left out, as pydicom does); ``skip(tag)`` (an int) leaves out more.
@@ -64,7 +63,7 @@ def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None,
         convert = True
     else:
         return None
-    charset = ds.get("SpecificCharacterSet", charset or "iso8859")
+    charset = ds.get("SpecificCharacterSet", "iso8859")
     items = getattr(ds, "_dict", None)
     if not isinstance(items, dict):  # not the pydicom this was written against
         items = {tag: ds.get_item(tag) for tag in ds.keys()}

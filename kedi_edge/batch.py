@@ -198,7 +198,7 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
             enc = kdicom.encrypt_dicom(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
                                        policy=policy, speckle=opts.get("speckle"))
         except _KeyNeeded as e:
-            e.scope = str(ds.get("StudyInstanceUID" if policy == "study" else "SeriesInstanceUID", ""))
+            e.scope = kdicom._scope_uid(ds, policy)
             raise
         return "", _dicom_bytes(enc)
     with warnings.catch_warnings(record=True) as caught:

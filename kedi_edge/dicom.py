@@ -300,13 +300,17 @@ def _attributes_digest(ds: Dataset) -> str:
     The preamble and the writer's own file meta elements (version, implementation) are
     not covered: readers ignore them and writers rewrite them."""
     own = {int(t) for t in _own_tags(ds)}
+
+    def left_out(tag: int) -> bool:
+        return tag == _PIXEL_DATA or tag & 0xFFFF == 0 or tag in own
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parts = encode_elements(ds, lambda t: t == _PIXEL_DATA or t & 0xFFFF == 0 or t in own)
+            parts = encode_elements(ds, left_out)
             if parts is None:  # a source pydicom re-encodes as a whole
                 part = _copy(ds)
-                for tag in [t for t in part.keys() if t == _PIXEL_DATA or t.element == 0 or int(t) in own]:
+                for tag in [t for t in part.keys() if left_out(int(t))]:
                     del part[tag]
                 if hasattr(part, "file_meta"):
                     del part.file_meta  # its UIDs are added below; the rest is the writer's
@@ -352,10 +356,16 @@ def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore:
         image = first if channel_axis is None else first.astype(np.float32).mean(axis=-1)
         return keystore.new_key(generator, image.shape, image, scope=scope)
 
-    uid = str(ds.get("SeriesInstanceUID" if policy == "series" else "StudyInstanceUID", ""))
+    uid = _scope_uid(ds, policy)
     if policy == "image" or not uid:
         return make({"policy": "image"}), generator
     return keystore.key_for_scope(policy, uid, make), generator
+
+
+def _scope_uid(ds: Dataset, policy: str) -> str:
+    """The UID a series or study key is filed under: the Series Instance UID for policy
+    "series", else the Study Instance UID ("" when the dataset has none)."""
+    return str(ds.get("SeriesInstanceUID" if policy == "series" else "StudyInstanceUID", ""))
 
 
 def key_for_dataset(ds: Dataset, keystore: Any, generator: Any = None,

@@ -254,16 +254,15 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     shape = tuple(int(s) for s in header["shape"])
     nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow from a crafted shape
     nonce = bytes(mv[off : off + NONCE_BYTES])
-    ct = mv[off + NONCE_BYTES : len(mv) - TAG_BYTES]
-    if len(ct) != nbytes:
+    if len(mv) - off - NONCE_BYTES - TAG_BYTES != nbytes:
         raise AuthenticationError(_FAILED)
     data_key, pattern = _derive(key, nonce, prefix)
     body = _scratch(nbytes)
     try:
-        AESGCM(data_key).decrypt_into(nonce, mv[off + NONCE_BYTES :], prefix, body[:nbytes])
+        AESGCM(data_key).decrypt_into(nonce, mv[off + NONCE_BYTES :], prefix, body)  # ciphertext + tag
     except InvalidTag:
         raise AuthenticationError(_FAILED) from None
-    body = body[:nbytes].view(dtype).reshape(shape)
+    body = body.view(dtype).reshape(shape)
     channel_axis = header["channel_axis"]
     pixels = xor_unzigzag(body, key.array_for(shape, dtype, channel_axis), pattern, channel_axis=channel_axis)
     return pixels.astype(dtype.newbyteorder("="), copy=False), header

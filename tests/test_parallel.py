@@ -13,9 +13,11 @@ import kedi_edge
 from kedi_edge import _native, reference
 
 # Each at least 256 KiB, the size from which the kernels use threads; odd sides leave
-# edges that no whole tile covers.
+# edges that no whole tile covers. The last two have no whole tile at all: their
+# diagonal shares are cut from triangles and edge rows alone.
 SHAPES = [((512, 520), np.uint8), ((300, 437), np.uint16), ((257, 263), np.uint32),
-          ((517, 263), np.int16), ((4, 200, 200), np.uint16), ((9, 8, 2000), np.uint16)]
+          ((517, 263), np.int16), ((4, 200, 200), np.uint16), ((9, 8, 2000), np.uint16),
+          ((3, 50001), np.uint16), ((30011, 5), np.uint16)]
 
 
 @pytest.fixture

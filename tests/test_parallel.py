@@ -13,11 +13,14 @@ import kedi_edge
 from kedi_edge import _native, reference
 
 # Each at least 256 KiB, the size from which the kernels use threads; odd sides leave
-# edges that no whole tile covers. The last two have no whole tile at all: their
-# diagonal shares are cut from triangles and edge rows alone.
+# edges that no whole tile covers. The next two have no whole tile at all: their
+# diagonal shares are cut from triangles and edge rows alone. The last three have rows a
+# multiple of 128 bytes long (and runs that are not), so the vertical and diagonal walks
+# take several strips at once, and shares end inside a group.
 SHAPES = [((512, 520), np.uint8), ((300, 437), np.uint16), ((257, 263), np.uint32),
           ((517, 263), np.int16), ((4, 200, 200), np.uint16), ((9, 8, 2000), np.uint16),
-          ((3, 50001), np.uint16), ((30011, 5), np.uint16)]
+          ((3, 50001), np.uint16), ((30011, 5), np.uint16),
+          ((520, 896), np.uint8), ((701, 192), np.uint16), ((261, 288), np.uint32)]
 
 
 @pytest.fixture
@@ -34,7 +37,7 @@ def _pair(shape, dtype, seed):
             rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True))
 
 
-@pytest.mark.parametrize("n_threads", [2, 3, 7])
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 7])
 @pytest.mark.parametrize("shape, dtype", SHAPES)
 def test_threaded_kernels_match_reference(threads, simd_level, n_threads, shape, dtype):
     threads(n_threads)

@@ -197,7 +197,7 @@ def seal(array: np.ndarray, key: Key, *, channel_axis: int | None = None,
     applied before sealing, e.g. speckle parameters; default none) and free ``meta``.
     """
     a = np.asarray(array)
-    frames = int(np.prod(a.shape[: a.ndim - (3 if channel_axis == -1 else 2)], dtype=np.int64))
+    frames = math.prod(a.shape[: a.ndim - (3 if channel_axis == -1 else 2)])
     header = {"bits_stored": int(bits_stored or a.dtype.itemsize * 8), "photometric": photometric,
               "frames": frames, "lossy": lossy or {}, "meta": meta or {}}
     return _seal_container(a, key, header, channel_axis)[0]

@@ -53,6 +53,34 @@ def test_threaded_kernels_match_reference(threads, simd_level, n_threads, shape,
         np.testing.assert_array_equal(out, image ^ key)
 
 
+def _at_offset(array: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of array whose data starts `offset` bytes past a 64-byte boundary."""
+    raw = np.empty(array.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset
+    view = raw[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    view[...] = array
+    return view
+
+
+# Where an image starts within its cache lines decides how the forward vertical scan
+# stages it (16-byte aligned images: by line) or groups its strips (others); the rows
+# of these shapes are a multiple of 128 bytes long, the case where it stages.
+@pytest.mark.parametrize("n_threads", [1, 3])
+@pytest.mark.parametrize("shape, dtype", [((72, 256), np.uint8), ((40, 192), np.uint16),
+                                          ((300, 448), np.uint16), ((24, 96), np.uint32)])
+def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    image, key = _pair(shape, dtype, 4)
+    with simd_path(simd_level):
+        for offset in (0, 16, 32, 48, 4, 6 * np.dtype(dtype).itemsize):
+            src, k = _at_offset(image, offset), _at_offset(key, (offset * 3) % 64)
+            out = _at_offset(np.zeros_like(image), (offset + 16) % 64)
+            for pattern in kedi_edge.PATTERNS:
+                kedi_edge.zigzag_xor(src, k, pattern, out=out)
+                np.testing.assert_array_equal(out, reference.zigzag_xor(image, key, pattern))
+                np.testing.assert_array_equal(kedi_edge.xor_unzigzag(out, k, pattern), image)
+
+
 def test_odd_byte_counts_split_by_line(threads):
     threads(3)
     a, b = _pair((262144 + 77,), np.uint8, 2)

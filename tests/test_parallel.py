@@ -63,11 +63,12 @@ def _at_offset(array: np.ndarray, offset: int) -> np.ndarray:
 
 
 # Where an image starts within its cache lines decides how the forward vertical scan
-# stages it (16-byte aligned images: by line) or groups its strips (others); the rows
-# of these shapes are a multiple of 128 bytes long, the case where it stages.
+# stages it (16-byte aligned images: by line) or groups its strips (others). Rows a
+# multiple of 1 KiB long are staged, rows a multiple of 128 bytes grouped.
 @pytest.mark.parametrize("n_threads", [1, 3])
-@pytest.mark.parametrize("shape, dtype", [((72, 256), np.uint8), ((40, 192), np.uint16),
-                                          ((300, 448), np.uint16), ((24, 96), np.uint32)])
+@pytest.mark.parametrize("shape, dtype", [((72, 1024), np.uint8), ((40, 512), np.uint16),
+                                          ((301, 512), np.uint16), ((24, 256), np.uint32),
+                                          ((130, 512), np.uint32), ((40, 192), np.uint16)])
 def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype):
     threads(n_threads)
     image, key = _pair(shape, dtype, 4)

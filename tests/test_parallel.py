@@ -62,9 +62,10 @@ def _at_offset(array: np.ndarray, offset: int) -> np.ndarray:
     return view
 
 
-# Where an image starts within its cache lines decides how the forward vertical scan
-# stages it (16-byte aligned images: by line) or groups its strips (others). Rows a
-# multiple of 1 KiB long are staged, rows a multiple of 128 bytes grouped.
+# Where an image starts within its cache lines decides how the vertical scans stage it
+# (16-byte aligned images: by line) or group its strips (others). Rows a multiple of
+# 1 KiB long are staged, rows a multiple of 128 bytes grouped; where the scan starts
+# decides which rows the staged tiles start on.
 @pytest.mark.parametrize("n_threads", [1, 3])
 @pytest.mark.parametrize("shape, dtype", [((72, 1024), np.uint8), ((40, 512), np.uint16),
                                           ((301, 512), np.uint16), ((24, 256), np.uint32),
@@ -76,10 +77,14 @@ def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype
         for offset in (0, 16, 32, 48, 4, 6 * np.dtype(dtype).itemsize):
             src, k = _at_offset(image, offset), _at_offset(key, (offset * 3) % 64)
             out = _at_offset(np.zeros_like(image), (offset + 16) % 64)
+            back = _at_offset(np.zeros_like(image), offset)
             for pattern in kedi_edge.PATTERNS:
+                out[...] = 0  # nothing left over from the last pattern
                 kedi_edge.zigzag_xor(src, k, pattern, out=out)
                 np.testing.assert_array_equal(out, reference.zigzag_xor(image, key, pattern))
-                np.testing.assert_array_equal(kedi_edge.xor_unzigzag(out, k, pattern), image)
+                back[...] = 0
+                kedi_edge.xor_unzigzag(out, k, pattern, out=back)
+                np.testing.assert_array_equal(back, image)
 
 
 def test_odd_byte_counts_split_by_line(threads):

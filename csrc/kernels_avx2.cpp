@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <numeric>
 
 namespace kedi {
 namespace avx2 {

@@ -5,6 +5,7 @@
 #include <emmintrin.h>
 
 #include <cstring>
+#include <numeric>
 
 namespace kedi {
 namespace sse2 {

@@ -119,12 +119,22 @@ bool overlaps(const py::array& a, const py::array& b) {
          pb < pa + static_cast<uintptr_t>(a.nbytes());
 }
 
-int parse_pattern(const std::string& name, const char* fn) {
-  if (name == "horizontal") return kHorizontal;
-  if (name == "vertical") return kVertical;
-  if (name == "diagonal") return kDiagonal;
-  fail_value(fn, "unknown pattern '" + name +
-                     "'; expected 'horizontal', 'vertical' or 'diagonal'");
+// The pattern is taken as a Python object so that the errors match the numpy twins'
+// (kedi_edge._layout.check_pattern): TypeError for anything but a str (bytes included),
+// ValueError naming an unknown one.
+int parse_pattern(const py::object& pattern, const char* fn) {
+  if (!py::isinstance<py::str>(pattern)) {
+    fail_type(fn, "pattern must be a str, got " +
+                      py::str(py::type::of(pattern).attr("__name__")).cast<std::string>());
+  }
+  if (pattern.equal(py::str("horizontal"))) return kHorizontal;
+  if (pattern.equal(py::str("vertical"))) return kVertical;
+  if (pattern.equal(py::str("diagonal"))) return kDiagonal;
+  // Formatted by Python, so any str (even one that is not valid UTF-8) can be named.
+  PyErr_Format(PyExc_ValueError,
+               "%s: unknown pattern '%U'; expected 'horizontal', 'vertical' or 'diagonal'", fn,
+               pattern.ptr());
+  throw py::error_already_set();
 }
 
 // Scan position of the first pixel of each anti-diagonal s = 0 .. h+w-2.
@@ -140,7 +150,7 @@ std::vector<int64_t> diagonal_offsets(size_t h, size_t w) {
 }
 
 py::array permute_entry(const char* fn, const char* src_name, const py::object& src_obj,
-                        const py::object* key_obj, const std::string& pattern_name,
+                        const py::object* key_obj, const py::object& pattern_name,
                         const py::object& out_obj, bool inverse) {
   const py::array src = as_ndarray(src_obj, fn, src_name);
   const int lg = check_planes(src, fn, src_name);
@@ -247,7 +257,7 @@ py::array xor_into(const py::object& a_obj, const py::object& b_obj, const py::o
   return out;
 }
 
-py::array zigzag_order(py::ssize_t h, py::ssize_t w, const std::string& pattern_name) {
+py::array zigzag_order(py::ssize_t h, py::ssize_t w, const py::object& pattern_name) {
   const char* fn = "zigzag_order";
   if (h < 1 || w < 1) {
     fail_value(fn, "h and w must be at least 1, got h=" + std::to_string(h) +
@@ -313,21 +323,21 @@ PYBIND11_MODULE(_native, m) {
         "Scan order of an h x w plane: flat indices r*w + c in zigzag order (int64).");
   m.def(
       "zigzag",
-      [](const py::object& image, const std::string& pattern, const py::object& out) {
+      [](const py::object& image, const py::object& pattern, const py::object& out) {
         return permute_entry("zigzag", "image", image, nullptr, pattern, out, false);
       },
       py::arg("image"), py::arg("pattern"), py::arg("out") = py::none(),
       "Reorder each (H, W) plane of image into the zigzag scan of pattern.");
   m.def(
       "unzigzag",
-      [](const py::object& image, const std::string& pattern, const py::object& out) {
+      [](const py::object& image, const py::object& pattern, const py::object& out) {
         return permute_entry("unzigzag", "image", image, nullptr, pattern, out, true);
       },
       py::arg("image"), py::arg("pattern"), py::arg("out") = py::none(),
       "Inverse of zigzag.");
   m.def(
       "zigzag_xor",
-      [](const py::object& image, const py::object& key, const std::string& pattern,
+      [](const py::object& image, const py::object& key, const py::object& pattern,
          const py::object& out) {
         return permute_entry("zigzag_xor", "image", image, &key, pattern, out, false);
       },
@@ -335,7 +345,7 @@ PYBIND11_MODULE(_native, m) {
       "zigzag(image, pattern) ^ key in one pass.");
   m.def(
       "xor_unzigzag",
-      [](const py::object& cipher, const py::object& key, const std::string& pattern,
+      [](const py::object& cipher, const py::object& key, const py::object& pattern,
          const py::object& out) {
         return permute_entry("xor_unzigzag", "cipher", cipher, &key, pattern, out, true);
       },

@@ -175,3 +175,22 @@ def test_patterns_differ():
     assert not np.array_equal(scans[0], scans[1])
     assert not np.array_equal(scans[1], scans[2])
     assert not np.array_equal(scans[0], scans[2])
+
+
+@pytest.mark.parametrize("name", ["zigzag", "unzigzag", "zigzag_xor", "xor_unzigzag"])
+@pytest.mark.parametrize(
+    "pattern, exc",
+    [(b"horizontal", TypeError), (None, TypeError), (3, TypeError), ("Horizontal", ValueError),
+     ("horizontal\0", ValueError)],
+)
+def test_pattern_errors_match_reference(name, pattern, exc):
+    """The native kernels take the pattern as any object and reject a non-str (bytes
+    included) with the twin's TypeError, an unknown str with its ValueError."""
+    image = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    args = (image, pattern) if "xor" not in name else (image, image, pattern)
+    with pytest.raises(exc) as native:
+        getattr(kedi_edge, name)(*args)
+    with pytest.raises(exc) as ref:
+        getattr(reference, name)(*args)
+    assert str(native.value) == str(ref.value)
+    assert str(native.value).startswith(f"{name}: ")

@@ -25,7 +25,7 @@ import os
 import struct
 import threading
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -49,6 +49,9 @@ KEY_ARRAY_CACHE_BYTES = 64 * 2**20  # per key: the XOR key arrays of recent imag
 BODY_ALIGN = 16  # the body starts 16-byte aligned in a container (header padded with spaces)
 _FIXED = len(MAGIC) + 1 + 4
 _DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4")
+MAX_DIMS = 8  # a sealed array has 2 to 8 axes ...
+MAX_DIM = 2**31  # ... each shorter than this
+_MAX_INT_DIGITS = 4300  # longest integer literal a header may hold (Python 3.11's int/str limit)
 _FAILED = "authentication failed: wrong key, or the data is not a kedi seal or was modified"
 
 
@@ -108,11 +111,12 @@ _PLAIN_HEADER = {"bits_stored", "photometric", "frames", "lossy", "meta"}  # wha
 _prefixes: dict[tuple, bytes] = {}
 
 
-def _scratch(n: int) -> np.ndarray:
-    """A per-thread reusable buffer of at least n bytes (warm pages, no page faults)."""
-    buf = getattr(_local, "buf", None)
+def _scratch(n: int, name: str = "buf") -> np.ndarray:
+    """The first n bytes of a per-thread reusable buffer (warm pages, no page faults)."""
+    buf = getattr(_local, name, None)
     if buf is None or buf.size < n:
-        buf = _local.buf = np.empty(n, np.uint8)
+        buf = np.empty(n, np.uint8)
+        setattr(_local, name, buf)
     return buf[:n]
 
 
@@ -129,16 +133,23 @@ def _derive(key: Key, nonce: bytes, prefix: bytes) -> tuple[bytes, str]:
     return okm[:32], PATTERNS[okm[32] % 3]
 
 
-def _check_array(array: np.ndarray, channel_axis: int | None) -> np.ndarray:
+def _check_array(array: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, int | None]:
+    """The pixels as a little-endian C-contiguous array, and channel_axis as None or int -1."""
     a = np.asarray(array)
     if a.dtype.kind not in "ui" or a.dtype.itemsize > 4:
         raise InvalidInputError(f"seal: pixels must be integers of at most 4 bytes, got {a.dtype}")
-    if channel_axis not in (None, -1):
-        raise InvalidInputError(f"seal: channel_axis must be None or -1, got {channel_axis}")
+    # Exactly None or the int -1: the value is written to the header, where -1.0 or
+    # True would read differently (and -1.0 == -1 would share a remembered prefix).
+    if channel_axis is not None and (isinstance(channel_axis, bool) or not isinstance(channel_axis, int | np.integer)
+                                     or channel_axis != -1):
+        raise InvalidInputError(f"seal: channel_axis must be None or -1, got {channel_axis!r}")
+    channel_axis = None if channel_axis is None else -1
     if a.ndim < (3 if channel_axis == -1 else 2) or a.size == 0:
         raise InvalidInputError(f"seal: need a non-empty array of planes (..., H, W), got shape {a.shape}")
+    if a.ndim > MAX_DIMS or max(a.shape) >= MAX_DIM:
+        raise InvalidInputError(f"seal: at most {MAX_DIMS} axes, each shorter than 2**31, got shape {a.shape}")
     # Sealed bodies are little-endian whatever the machine.
-    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")), channel_axis
 
 
 def _seal_container(array: np.ndarray, key: Key, header: dict[str, Any],
@@ -149,7 +160,7 @@ def _seal_container(array: np.ndarray, key: Key, header: dict[str, Any],
     straight into the container: the pixels are touched twice, and no byte of the
     container is written twice.
     """
-    a = _check_array(array, channel_axis)
+    a, channel_axis = _check_array(array, channel_axis)
     # A plain seal's header depends on a few values only: its prefix is remembered.
     plain = (header.keys() == _PLAIN_HEADER and not header["lossy"] and not header["meta"]
              and isinstance(header["photometric"], str | None) and type(header["bits_stored"]) is int)
@@ -208,26 +219,69 @@ def peek_header(blob: bytes | bytearray | memoryview) -> dict[str, Any]:
     return _parse(memoryview(blob))[1]
 
 
+def _fail() -> NoReturn:
+    raise AuthenticationError(_FAILED)
+
+
+def _json_int(literal: str) -> int:
+    if len(literal) > _MAX_INT_DIGITS:  # int() of a long literal is quadratic (before Python 3.11)
+        raise ValueError("integer literal too long")
+    return int(literal)
+
+
+def _header_nbytes(header: Any, limit: int) -> int:
+    """The body size ``header`` describes, if it is a well-formed unit header whose
+    body is at most ``limit`` bytes; AuthenticationError otherwise.
+
+    ``shape`` must be a list of 2 to MAX_DIMS real ints (not bool or float), each
+    1 <= d < MAX_DIM; the size is checked against ``limit`` after every axis, so a
+    crafted shape costs no more than a few small multiplications.
+    """
+    if not isinstance(header, dict):
+        _fail()
+    channel_axis, shape = header.get("channel_axis"), header.get("shape")
+    if (header.get("format") != FORMAT or type(header.get("key_id")) is not str
+            or type(header.get("dtype")) is not str or header["dtype"] not in _DTYPES
+            or not (channel_axis is None or (type(channel_axis) is int and channel_axis == -1))
+            or type(shape) is not list or not (3 if channel_axis == -1 else 2) <= len(shape) <= MAX_DIMS):
+        _fail()
+    nbytes = np.dtype(header["dtype"]).itemsize
+    for d in shape:
+        if type(d) is not int or not 1 <= d < MAX_DIM:
+            _fail()
+        nbytes *= d
+        if nbytes > limit:
+            _fail()
+    return nbytes
+
+
 def _parse(mv: memoryview) -> tuple[bytes, dict[str, Any], int]:
-    """(prefix, header, offset of the nonce); AuthenticationError on any malformation."""
-    if len(mv) < _FIXED or bytes(mv[:4]) != MAGIC or mv[4] != VERSION:
-        raise AuthenticationError(_FAILED)
-    (hlen,) = struct.unpack("<I", mv[5:9])
+    """(prefix, header, offset of the nonce); AuthenticationError on any malformation,
+    including a header that does not describe the ciphertext's length.
+
+    The prefix is read from ``mv`` once, and the header parsed from that copy: a buffer
+    that changes meanwhile (a shared mmap) cannot make the parsed header differ from the
+    prefix that is authenticated.
+    """
+    n = len(mv)
+    if n < _FIXED:
+        _fail()
+    fixed = bytes(mv[:_FIXED])
+    if fixed[:4] != MAGIC or fixed[4] != VERSION:
+        _fail()
+    (hlen,) = struct.unpack_from("<I", fixed, 5)
     end = _FIXED + hlen
-    if end + NONCE_BYTES + TAG_BYTES > len(mv):
-        raise AuthenticationError(_FAILED)
+    if end + NONCE_BYTES + TAG_BYTES > n:
+        _fail()
+    prefix = fixed + bytes(mv[_FIXED:end])
     try:
-        header = json.loads(bytes(mv[_FIXED:end]).decode("utf-8"))
-        shape = [int(s) for s in header["shape"]]
-        ok = (isinstance(header, dict) and header.get("format") == FORMAT
-              and isinstance(header.get("key_id"), str) and header.get("dtype") in _DTYPES
-              and header.get("channel_axis") in (None, -1) and min(shape) >= 1
-              and len(shape) >= (3 if header.get("channel_axis") == -1 else 2))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        ok = False
-    if not ok:
-        raise AuthenticationError(_FAILED)
-    return bytes(mv[:end]), header, end
+        header = json.loads(prefix[_FIXED:].decode("utf-8"), parse_int=_json_int)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        _fail()
+    body = n - end - NONCE_BYTES - TAG_BYTES
+    if _header_nbytes(header, body) != body:
+        _fail()
+    return prefix, header, end
 
 
 def open_parts(prefix: bytes, nonce: bytes, sealed: bytes | bytearray | memoryview,
@@ -244,22 +298,26 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     Raises AuthenticationError (KeyNotFoundError when the store lacks its key).
     """
     mv = memoryview(blob).cast("B")
-    prefix, header, off = _parse(mv)
+    prefix, header, off = _parse(mv)  # prefix: a copy, from which header was parsed
     if isinstance(key, Key):
         if key.key_id != header["key_id"]:
             raise AuthenticationError(_FAILED)
     else:
         key = key.get(header["key_id"])
     dtype = np.dtype(header["dtype"])
-    shape = tuple(int(s) for s in header["shape"])
-    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow from a crafted shape
-    nonce = bytes(mv[off : off + NONCE_BYTES])
-    if len(mv) - off - NONCE_BYTES - TAG_BYTES != nbytes:
-        raise AuthenticationError(_FAILED)
+    shape = tuple(header["shape"])  # ints, checked by _parse
+    nbytes = len(mv) - off - NONCE_BYTES - TAG_BYTES  # equals the shape's size, checked by _parse
+    nonce = bytes(mv[off : off + NONCE_BYTES])  # one copy, for both HKDF and GCM
+    sealed = mv[off + NONCE_BYTES :]  # ciphertext + tag
+    if type(mv.obj) is not bytes:
+        # A buffer that can change (bytearray, mmap) is copied first: GCM may read a
+        # block twice (once for the tag, once to decrypt), and the two reads must agree.
+        sealed = _scratch(nbytes + TAG_BYTES, "sealed")
+        sealed[:] = mv[off + NONCE_BYTES :]
     data_key, pattern = _derive(key, nonce, prefix)
     body = _scratch(nbytes)
     try:
-        AESGCM(data_key).decrypt_into(nonce, mv[off + NONCE_BYTES :], prefix, body)  # ciphertext + tag
+        AESGCM(data_key).decrypt_into(nonce, sealed, prefix, body)
     except InvalidTag:
         raise AuthenticationError(_FAILED) from None
     body = body.view(dtype).reshape(shape)

@@ -163,3 +163,121 @@ def test_frozen_vector_opens():
     pixels, header = unseal((VECTORS / "seal_v1.kedi").read_bytes(), key)
     assert hashlib.sha256(pixels.astype(desc["dtype"]).tobytes()).hexdigest() == desc["pixels_sha256"]
     assert list(pixels.shape) == desc["shape"] and header == desc["header"]
+
+
+def container(header: bytes, body: int = 64) -> bytes:
+    """A container with this raw header and a zero nonce, body and tag (never authentic)."""
+    return b"KEDI\x01" + struct.pack("<I", len(header)) + header + bytes(12 + body + 16)
+
+
+_GOOD = '"format":"kedi/1","key_id":"k%s","dtype":"|u1","channel_axis":%s' % ("ab" * 12, "null")
+CRAFTED = {
+    "deep nesting": b"[" * 100_000,
+    "deep nesting in a field": ('{%s,"meta":%s,"shape":[8,8]}' % (_GOOD, "[" * 50_000)).encode(),
+    "Infinity": ('{%s,"shape":[Infinity,8]}' % _GOOD).encode(),
+    "NaN": ('{%s,"shape":[NaN,8]}' % _GOOD).encode(),
+    "1e400": ('{%s,"shape":[1e400,8]}' % _GOOD).encode(),
+    "float": ('{%s,"shape":[8.0,8]}' % _GOOD).encode(),
+    "bool": ('{%s,"shape":[true,64]}' % _GOOD).encode(),
+    "5000-digit int": ('{%s,"shape":[%s,8]}' % (_GOOD, "9" * 5000)).encode(),
+    "4300-digit ints": ('{%s,"shape":[%s]}' % (_GOOD, ",".join(["9" * 4300] * 50))).encode(),
+    "2**31": ('{%s,"shape":[%d,8]}' % (_GOOD, 2**31)).encode(),
+    "zero": ('{%s,"shape":[0,8]}' % _GOOD).encode(),
+    "negative": ('{%s,"shape":[-8,-8]}' % _GOOD).encode(),
+    "one axis": ('{%s,"shape":[64]}' % _GOOD).encode(),
+    "nine axes": ('{%s,"shape":[1,1,1,1,1,1,1,8,8]}' % _GOOD).encode(),
+    "shape a string": ('{%s,"shape":"8,8"}' % _GOOD).encode(),
+    "shape an object": ('{%s,"shape":{"0":8,"1":8}}' % _GOOD).encode(),
+    "channel_axis -1.0": ('{%s,"shape":[8,8,1]}' % _GOOD.replace("null", "-1.0")).encode(),
+    "dtype a list": ('{%s,"shape":[8,8]}' % _GOOD.replace('"|u1"', '["|u1"]')).encode(),
+    "header a list": b'[1,2]',
+    "not UTF-8": ('{%s,"shape":[8,8],"meta":"\xff"}' % _GOOD).encode("latin-1"),
+    "size not the body's": ('{%s,"shape":[8,9]}' % _GOOD).encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_crafted_headers_fail_authentication(name):
+    """An unauthenticated header is parsed before anything else: whatever it holds,
+    peek_header and open raise AuthenticationError and nothing else (no OverflowError,
+    RecursionError, TypeError)."""
+    blob = container(CRAFTED[name])
+    with pytest.raises(AuthenticationError):
+        peek_header(blob)
+    with pytest.raises(AuthenticationError):
+        kedi_edge.open(blob, make_key(key_id="k" + "ab" * 12))
+
+
+def test_a_well_formed_crafted_header_parses():
+    """The crafted cases above fail for the reason named, not because the frame is wrong."""
+    assert peek_header(container(('{%s,"shape":[8,8]}' % _GOOD).encode()))["shape"] == [8, 8]
+
+
+def test_shape_limits():
+    """Real ints 1 <= d < 2**31, 2 to 8 axes, and a size checked against the body after
+    each axis (so a crafted shape never costs a big multiplication)."""
+    from kedi_edge.envelope import MAX_DIM, MAX_DIMS, _header_nbytes
+
+    def nbytes(shape, limit=2**300, dtype="|u1"):
+        return _header_nbytes({"format": "kedi/1", "key_id": "k", "dtype": dtype, "channel_axis": None,
+                               "shape": shape}, limit)
+
+    assert MAX_DIMS == 8 and MAX_DIM == 2**31
+    assert nbytes([MAX_DIM - 1] * 8) == (MAX_DIM - 1) ** 8
+    assert nbytes([3, 5], dtype="<u4") == 60
+    for bad in ([MAX_DIM, 1], [1] * 9, [1], [2, True], [2, 2.0], [2, 0], [10**4000, 2]):
+        with pytest.raises(AuthenticationError):
+            nbytes(bad)
+    with pytest.raises(AuthenticationError):
+        nbytes([3, 5], limit=59, dtype="<u4")
+    with pytest.raises(AuthenticationError):
+        nbytes([2, 1] + [10**30] * 6, limit=10)  # refused at the third axis
+
+
+def test_header_is_read_once_from_the_buffer(monkeypatch):
+    """The header parsed is the one authenticated even if the caller's buffer changes
+    after it was read (a shared mmap rewritten by someone else)."""
+    from kedi_edge import envelope
+
+    key = make_key(shape=(4, 4))
+    blob = bytearray(kedi_edge.seal(np.zeros((4, 4), np.uint8), key, photometric="MONOCHROME2"))
+    pos = blob.index(b"MONOCHROME2") + 10
+    blob[pos] = ord("1")  # a forged header ...
+    real_loads = json.loads
+
+    def loads_then_restore(*args, **kwargs):
+        header = real_loads(*args, **kwargs)
+        blob[pos] = ord("2")  # ... swapped back for the sealed one once it has been parsed
+        return header
+
+    monkeypatch.setattr(envelope.json, "loads", loads_then_restore)
+    with pytest.raises(AuthenticationError):  # the forged header is what gets authenticated
+        unseal(memoryview(blob), key)
+
+
+def test_ciphertext_is_read_once_from_a_mutable_buffer(monkeypatch):
+    """A bytearray or mmap is copied before GCM reads it: a change made while opening
+    does not reach the decryption (GCM reads some blocks twice)."""
+    from kedi_edge import envelope
+
+    key, a = make_key(), rand((16, 16), np.uint16)
+    blob = bytearray(kedi_edge.seal(a, key))
+    real_derive = envelope._derive
+
+    def derive_then_tamper(*args):
+        out = real_derive(*args)
+        blob[-40] ^= 1  # a ciphertext byte, after unseal took its copy
+        return out
+
+    monkeypatch.setattr(envelope, "_derive", derive_then_tamper)
+    np.testing.assert_array_equal(kedi_edge.open(blob, key), a)
+    with pytest.raises(AuthenticationError):  # the change itself is not accepted
+        kedi_edge.open(blob, key)
+
+
+def test_channel_axis_is_exactly_none_or_minus_one():
+    key, rgb = make_key(), rand((6, 5, 3), np.uint8)
+    assert peek_header(kedi_edge.seal(rgb, key, channel_axis=np.int64(-1)))["channel_axis"] == -1
+    for bad in (-1.0, True, 2):
+        with pytest.raises(InvalidInputError, match="channel_axis"):
+            kedi_edge.seal(rgb, key, channel_axis=bad)

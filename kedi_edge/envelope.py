@@ -161,9 +161,13 @@ def _seal_container(array: np.ndarray, key: Key, header: dict[str, Any],
     container is written twice.
     """
     a, channel_axis = _check_array(array, channel_axis)
-    # A plain seal's header depends on a few values only: its prefix is remembered.
-    plain = (header.keys() == _PLAIN_HEADER and not header["lossy"] and not header["meta"]
-             and isinstance(header["photometric"], str | None) and type(header["bits_stored"]) is int)
+    # A plain seal's header depends on a few values only: its prefix is remembered. The
+    # memo key must tell apart every pair of values that serialise differently, so only
+    # exact types qualify (True == 1 == 1.0 and None/{} are all alike to a dict).
+    plain = (header.keys() == _PLAIN_HEADER and header["lossy"] == {} and type(header["lossy"]) is dict
+             and header["meta"] == {} and type(header["meta"]) is dict
+             and (header["photometric"] is None or type(header["photometric"]) is str)
+             and type(header["bits_stored"]) is int and type(header["frames"]) is int)
     memo = (key.key_id, a.shape, a.dtype.str, channel_axis, header["bits_stored"], header["photometric"],
             header["frames"]) if plain else None
     prefix = _prefixes.get(memo) if plain else None

@@ -275,6 +275,27 @@ def test_ciphertext_is_read_once_from_a_mutable_buffer(monkeypatch):
         kedi_edge.open(blob, key)
 
 
+@pytest.mark.parametrize("first, second", [({"frames": True}, {"frames": 1}), ({"frames": 1.0}, {"frames": 1}),
+                                           ({"lossy": None}, {"lossy": {}}), ({"meta": []}, {"meta": {}}),
+                                           ({"bits_stored": 8.0}, {"bits_stored": 8})])
+def test_remembered_prefix_is_exact(first, second):
+    """Values equal to Python but written differently never share a remembered prefix."""
+    from kedi_edge import envelope
+
+    key, a = make_key(shape=(4, 4)), np.zeros((4, 4), np.uint8)
+
+    def header(**kw):
+        return {"bits_stored": 8, "photometric": None, "frames": 1, "lossy": {}, "meta": {}, **kw}
+
+    envelope._prefixes.clear()
+    p1, _, _ = seal_parts(a, key, header(**first))
+    p2, n2, s2 = seal_parts(a, key, header(**second))
+    (name, value), = second.items()
+    got = unseal(p2 + n2 + bytes(s2), key)[1][name]
+    assert got == value and type(got) is type(value)
+    assert json.loads(p1[9:])[name] == first[name] and type(json.loads(p1[9:])[name]) is type(first[name])
+
+
 def test_channel_axis_is_exactly_none_or_minus_one():
     key, rgb = make_key(), rand((6, 5, 3), np.uint8)
     assert peek_header(kedi_edge.seal(rgb, key, channel_axis=np.int64(-1)))["channel_axis"] == -1

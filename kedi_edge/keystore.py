@@ -19,6 +19,7 @@ concurrent processes never corrupt the store or make two keys for one series.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -46,7 +47,9 @@ ENTRY_FORMAT = "kedi-key/1"
 POLICIES = ("image", "series", "study")
 _KEY_ID = re.compile(r"^k[0-9a-f]{24}$")
 _CHECK = b"kedi-edge key store KEK check"
-_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+_SCRYPT = {"n": 2**15, "r": 8, "p": 1}  # what init writes; open accepts the ranges below
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = (2**15, 2**20), (8, 16), (1, 4)
+_SCRYPT_MAX_MEMORY = 2**30  # bytes: 128 * n * r
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -75,6 +78,77 @@ def _unb64(s: str) -> bytes:
 
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
+    """obj[name], which must be of exactly this JSON type; ValueError naming the field."""
+    value = obj.get(name)
+    if type(value) is not kind:
+        got = _JSON_TYPES.get(type(value), type(value).__name__) if name in obj else "missing"
+        raise ValueError(f"{name!r} must be {_JSON_TYPES[kind]}, got {got}")
+    return value
+
+
+def _b64_field(obj: dict[str, Any], name: str, sizes: range) -> bytes:
+    """obj[name] decoded from base64, of a length in ``sizes``; ValueError otherwise."""
+    try:
+        data = _unb64(_field(obj, name, str))
+    except binascii.Error as e:
+        raise ValueError(f"{name!r} is not base64") from e
+    if len(data) not in sizes:
+        raise ValueError(f"{name!r} holds {len(data)} bytes, expected {sizes.start}"
+                         + (f" to {sizes.stop - 1}" if len(sizes) > 1 else ""))
+    return data
+
+
+def _check_scrypt(sp: Any) -> dict[str, Any]:
+    """The scrypt parameters and salt of a passphrase store, checked: a power of two
+    2**15 <= n <= 2**20, 8 <= r <= 16, 1 <= p <= 4, memory 128 * n * r at most 1 GiB
+    (so at most 128 times the work of what init writes), salt 16 to 64 bytes."""
+    if not isinstance(sp, dict):
+        raise ValueError("'kek.scrypt' must be an object")
+    n, r, p = (_field(sp, k, int) for k in ("n", "r", "p"))
+    if not (_SCRYPT_N[0] <= n <= _SCRYPT_N[1] and n & (n - 1) == 0 and _SCRYPT_R[0] <= r <= _SCRYPT_R[1]
+            and _SCRYPT_P[0] <= p <= _SCRYPT_P[1] and 128 * n * r <= _SCRYPT_MAX_MEMORY):
+        raise ValueError(f"scrypt parameters out of range (n={n}, r={r}, p={p}; accepted: n a power of two "
+                         f"2**15 to 2**20, r 8 to 16, p 1 to 4, 128 * n * r at most 1 GiB)")
+    return {"n": n, "r": r, "p": p, "salt": _b64_field(sp, "salt", range(16, 65))}
+
+
+def _check_store_meta(meta: Any) -> tuple[str, dict[str, Any], bytes, bytes]:
+    """(KEK kind, scrypt parameters with the salt, check nonce, check value) of a parsed
+    store.json; ValueError naming the problem."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"not a JSON object but {_JSON_TYPES.get(type(meta), type(meta).__name__)}")
+    if meta.get("format") != STORE_FORMAT:
+        raise ValueError(f"format {meta.get('format')!r}, expected {STORE_FORMAT!r}")
+    kek = meta.get("kek")
+    if not isinstance(kek, dict) or kek.get("kind") not in ("file", "passphrase"):
+        raise ValueError("'kek' must be an object whose 'kind' is \"file\" or \"passphrase\"")
+    params = _check_scrypt(kek.get("scrypt")) if kek["kind"] == "passphrase" else {}
+    return (kek["kind"], params, _b64_field(meta, "check_nonce", range(12, 13)),
+            _b64_field(meta, "check", range(len(_CHECK) + 16, len(_CHECK) + 17)))
+
+
+def _check_entry(entry: Any, key_id: str) -> tuple[bytes, bytes, bytes, tuple[int, int]]:
+    """(associated data, nonce, wrapped key, shape) of a parsed key entry; ValueError
+    naming the problem."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"not a JSON object but {_JSON_TYPES.get(type(entry), type(entry).__name__)}")
+    if entry.get("format") != ENTRY_FORMAT or entry.get("key_id") != key_id:
+        raise ValueError(f"format or key id is not {ENTRY_FORMAT!r}, {key_id!r}")
+    nonce = _b64_field(entry, "nonce", range(12, 13))
+    shape = _field(entry, "shape", list)
+    if len(shape) != 2 or any(type(d) is not int or not 1 <= d < 2**31 for d in shape) or \
+            entry.get("dtype") != "<u4":
+        raise ValueError(f"shape {shape} or dtype {entry.get('dtype')!r} is not that of a 2-D uint32 key")
+    wrapped = _b64_field(entry, "wrapped", range(shape[0] * shape[1] * 4 + 16, shape[0] * shape[1] * 4 + 17))
+    aad = _canonical({k: v for k, v in entry.items() if k not in ("nonce", "wrapped")})
+    return aad, nonce, wrapped, (shape[0], shape[1])
 
 
 def read_kek_file(path: str | os.PathLike) -> bytes:
@@ -172,27 +246,28 @@ class KeyStore:
              passphrase: str | None = None) -> KeyStore:
         """Open an existing store with its KEK (the file, or the passphrase it was made with)."""
         path = Path(path) if path is not None else default_store_path()
+        store_file = path / "store.json"
         try:
-            meta = json.loads((path / "store.json").read_text())
-            if meta.get("format") != STORE_FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}")
-            kind = meta["kek"]["kind"]
-            check = _unb64(meta["check"]), _unb64(meta["check_nonce"])
+            meta = json.loads(store_file.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
             raise KeyStoreError(f"{path}: no key store here (create one with kedi-edge keys init)") from e
         except OSError as e:
             raise KeyStoreError(f"{path}: cannot read the key store ({e.strerror})") from e
-        except (ValueError, KeyError, TypeError) as e:
-            raise KeyStoreError(f"{path}/store.json: not a readable key store ({e})") from e
+        except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+            raise KeyStoreError(f"{store_file}: not a readable key store (not JSON: {e})") from e
+        try:
+            kind, params, check_nonce, check = _check_store_meta(meta)
+        except ValueError as e:
+            raise KeyStoreError(f"{store_file}: not a readable key store ({e})") from e
         if kind == "passphrase":
             if passphrase is None:
                 raise KeyStoreError(f"{path}: this key store needs its passphrase (KEDI_PASSPHRASE)")
-            sp = meta["kek"]["scrypt"]
-            kek = _scrypt(passphrase, _unb64(sp["salt"]), {k: int(sp[k]) for k in ("n", "r", "p")})
+            salt = params.pop("salt")
+            kek = _scrypt(passphrase, salt, params)
         else:
             kek = read_kek_file(kek_file if kek_file is not None else default_kek_file())
         try:
-            AESGCM(kek).decrypt(check[1], check[0], STORE_FORMAT.encode())
+            AESGCM(kek).decrypt(check_nonce, check, STORE_FORMAT.encode())
         except InvalidTag as e:
             raise KeyStoreError(f"{path}: wrong KEK for this key store") from e
         return cls(path, kek, meta)
@@ -210,20 +285,21 @@ class KeyStore:
             raise KeyNotFoundError(f"no key {key_id!r} in key store {self.path}")
         path = self._entry_path(key_id)
         try:
-            entry = json.loads(path.read_text())
+            entry = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
             raise KeyNotFoundError(f"no key {key_id!r} in key store {self.path}") from e
-        except (OSError, ValueError) as e:
-            raise KeyStoreError(f"{path}: unreadable key store entry ({e})") from e
+        except OSError as e:
+            raise KeyStoreError(f"{path}: unreadable key store entry ({e.strerror})") from e
+        except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+            raise KeyStoreError(f"{path}: corrupt key store entry (not JSON: {e})") from e
         try:
-            wrapped, nonce = _unb64(entry.pop("wrapped")), _unb64(entry.pop("nonce"))
-            if entry.get("key_id") != key_id or entry.get("format") != ENTRY_FORMAT:
-                raise ValueError("id or format mismatch")
-            raw = self._aead.decrypt(nonce, wrapped, _canonical(entry))
-            h, w = (int(v) for v in entry["shape"])
-            image = np.frombuffer(raw, dtype="<u4").reshape(h, w).astype(np.uint32)
-        except (InvalidTag, ValueError, KeyError, TypeError) as e:
+            aad, nonce, wrapped, (h, w) = _check_entry(entry, key_id)
+            raw = self._aead.decrypt(nonce, wrapped, aad)
+        except InvalidTag as e:
             raise KeyStoreError(f"{path}: corrupt key store entry (fails authentication)") from e
+        except ValueError as e:
+            raise KeyStoreError(f"{path}: corrupt key store entry ({e})") from e
+        image = np.frombuffer(raw, dtype="<u4").reshape(h, w).astype(np.uint32)
         key = Key(key_id, image)
         with self._lock:
             self._cache[key_id] = key
@@ -295,9 +371,11 @@ class KeyStore:
         out = []
         for p in sorted((self.path / "keys").glob("k*.json")):
             try:
-                e = json.loads(p.read_text())
-                out.append({k: e.get(k) for k in ("key_id", "created", "model_sha256", "shape", "dtype",
-                                                     "scope")})
-            except (OSError, ValueError):
+                e = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):
+                e = None
+            if isinstance(e, dict) and e.get("key_id") == p.stem and isinstance(e.get("created"), str | None):
+                out.append({k: e.get(k) for k in ("key_id", "created", "model_sha256", "shape", "dtype", "scope")})
+            else:
                 out.append({"key_id": p.stem, "error": "unreadable entry"})
         return sorted(out, key=lambda e: (e.get("created") or "", e["key_id"]))

@@ -53,3 +53,20 @@ def test_read_only_store_is_9_and_writes_nothing(tmp_path, monkeypatch, capsys):
                      *store_args(tmp_path)]) == cli.EXIT_KEYS
     assert "Read-only file system" in capsys.readouterr().err
     assert not list((tmp_path / "enc").glob("*.dcm")) if (tmp_path / "enc").exists() else True
+
+
+@pytest.mark.parametrize("text", ["null", "[]", '{"format": "kedi-key/1"}'])
+def test_malformed_entry_is_9(tmp_path, encrypted, capsys, text):
+    """An entry that is valid JSON but not a key entry is a key error, not an internal one."""
+    (entry,) = (tmp_path / "store" / "keys").glob("k*.json")
+    entry.write_text(text)
+    assert decrypt(tmp_path, encrypted) == cli.EXIT_KEYS
+    err = capsys.readouterr().err
+    assert entry.name in err and "corrupt key store entry" in err
+    assert not (tmp_path / "dec" / "a.dcm").exists()
+
+
+def test_malformed_store_json_is_9(tmp_path, encrypted, capsys):
+    (tmp_path / "store" / "store.json").write_text("[]")
+    assert decrypt(tmp_path, encrypted) == cli.EXIT_KEYS
+    assert "store.json: not a readable key store" in capsys.readouterr().err

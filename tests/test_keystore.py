@@ -126,3 +126,111 @@ def test_concurrent_processes_agree_on_a_scope_key(tmp_path, store):
     assert len(set(ids)) == 1
     assert len(list((store.path / "scopes").iterdir())) == 1
     assert not [p for p in (store.path / "keys").iterdir() if p.name.startswith(".")]  # no temp files
+
+
+def _set_store_meta(store, meta):
+    (store.path / "store.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("label, change", [
+    ("a list", lambda m: []),
+    ("null", lambda m: None),
+    ("other format", lambda m: {**m, "format": "kedi-keystore/9"}),
+    ("kek a string", lambda m: {**m, "kek": "file"}),
+    ("unknown kek kind", lambda m: {**m, "kek": {"kind": "hsm"}}),
+    ("numeric check", lambda m: {**m, "check": 7}),
+    ("check not base64", lambda m: {**m, "check": "!!!"}),
+    ("short check nonce", lambda m: {**m, "check_nonce": "AAAA"}),
+    ("missing check", lambda m: {k: v for k, v in m.items() if k != "check"}),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_malformed_store_json_is_a_key_store_error(tmp_path, store, label, change):
+    meta = json.loads((store.path / "store.json").read_text())
+    _set_store_meta(store, change(meta))
+    with pytest.raises(KeyStoreError, match="store.json: not a readable key store"):
+        KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+
+
+def test_store_json_not_json_or_not_utf8(tmp_path, store):
+    for raw in (b"{", b"\xff\xfe", b"[" * 100_000):
+        (store.path / "store.json").write_bytes(raw)
+        with pytest.raises(KeyStoreError, match="store.json: not a readable key store"):
+            KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+
+
+@pytest.mark.parametrize("scrypt, problem", [
+    ({"n": 2**15, "r": 8, "p": 1}, "'salt' must be a string, got missing"),
+    ({"n": 2**15, "r": 8, "p": 1, "salt": "AAAA"}, "'salt' holds 3 bytes"),
+    ({"n": 3, "r": 8, "p": 1, "salt": "A" * 24}, "out of range"),
+    ({"n": 2, "r": 1, "p": 1, "salt": "A" * 24}, "out of range"),  # too weak
+    ({"n": 2**22, "r": 64, "p": 1, "salt": "A" * 24}, "out of range"),  # 32 GiB
+    ({"n": 2**20, "r": 16, "p": 1, "salt": "A" * 24}, "out of range"),  # 2 GiB
+    ({"n": 2**15, "r": 8, "p": 1000, "salt": "A" * 24}, "out of range"),
+    ({"n": 2.0**15, "r": 8, "p": 1, "salt": "A" * 24}, "'n' must be an integer, got a number"),
+    ({"n": 2**15, "r": True, "p": 1, "salt": "A" * 24}, "'r' must be an integer, got a boolean"),
+    ("scrypt", "'kek.scrypt' must be an object"),
+])
+def test_stored_scrypt_parameters_are_checked(tmp_path, scrypt, problem):
+    """Out-of-range or mistyped parameters are refused before scrypt runs (no 32 GiB
+    allocation, no MemoryError or ValueError from the KDF)."""
+    s = KeyStore.init(tmp_path / "p", passphrase="pw")
+    meta = json.loads((s.path / "store.json").read_text())
+    meta["kek"]["scrypt"] = scrypt
+    _set_store_meta(s, meta)
+    with pytest.raises(KeyStoreError, match=problem):
+        KeyStore.open(s.path, passphrase="pw")
+
+
+def test_scrypt_parameters_in_range_are_used(tmp_path):
+    """A store written with other in-range parameters opens (and a wrong passphrase,
+    as ever, is a wrong KEK)."""
+    import base64
+
+    from kedi_edge import keystore
+
+    salt = b"s" * 16
+    kek = keystore._scrypt("pw", salt, {"n": 2**16, "r": 8, "p": 2})
+    s = KeyStore.init(tmp_path / "p", passphrase="pw")
+    meta = json.loads((s.path / "store.json").read_text())
+    meta["kek"]["scrypt"] = {"n": 2**16, "r": 8, "p": 2, "salt": base64.b64encode(salt).decode()}
+    nonce = os.urandom(12)
+    meta["check_nonce"] = base64.b64encode(nonce).decode()
+    meta["check"] = base64.b64encode(keystore.AESGCM(kek).encrypt(nonce, keystore._CHECK,
+                                                                    b"kedi-keystore/1")).decode()
+    _set_store_meta(s, meta)
+    assert KeyStore.open(s.path, passphrase="pw").meta["kek"]["scrypt"]["p"] == 2
+
+
+@pytest.mark.parametrize("text", ['"x"', "null", "[]", "{", b"\xff", "[" * 100_000],
+                         ids=["a string", "null", "a list", "not JSON", "not UTF-8", "deep nesting"])
+def test_entry_that_is_not_an_object_is_a_key_store_error(tmp_path, store, text):
+    key = store.add(key_image())
+    path = store.path / "keys" / f"{key.key_id}.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+    with pytest.raises(KeyStoreError, match=f"{key.key_id}.json: corrupt key store entry"):
+        fresh.get(key.key_id)
+    assert fresh.list() == [{"key_id": key.key_id, "error": "unreadable entry"}]
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("wrapped", 5, "'wrapped' must be a string, got an integer"),
+    ("wrapped", "!!", "'wrapped' is not base64"),
+    ("wrapped", "AAAA", "'wrapped' holds 3 bytes"),
+    ("nonce", None, "'nonce' must be a string, got null"),
+    ("shape", "16x24", "'shape' must be an array, got a string"),
+    ("shape", [16, 24, 1], "not that of a 2-D uint32 key"),
+    ("shape", [16.0, 24], "not that of a 2-D uint32 key"),
+    ("shape", [-16, -24], "not that of a 2-D uint32 key"),
+    ("dtype", "<u2", "not that of a 2-D uint32 key"),
+    ("format", "kedi-key/9", "format or key id"),
+    ("key_id", "k" + "00" * 12, "format or key id"),
+])
+def test_malformed_entry_fields_are_named(tmp_path, store, field, value, problem):
+    key = store.add(key_image())
+    path = store.path / "keys" / f"{key.key_id}.json"
+    entry = json.loads(path.read_text())
+    entry[field] = value
+    path.write_text(json.dumps(entry))
+    fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+    with pytest.raises(KeyStoreError, match=problem):
+        fresh.get(key.key_id)

@@ -6,8 +6,9 @@ the file meta. Here:
 - an element still raw from an Explicit VR Little Endian source is written as its tag,
   VR, length and the value bytes as read, which is what pydicom writes for it;
 - any other element goes through pydicom's own ``write_data_element``, and the result
-  is remembered for values that are plain ``str``, ``bytes`` or ``int`` (the same tag,
-  VR, value and character set always encode the same way);
+  is remembered for short values that are plain ``str``, ``bytes`` or ``int`` (the
+  same tag, VR, value and character set always encode the same way; pixel data and
+  other long values never are);
 - the file meta is validated by pydicom and encoded the same way.
 
 The tests compare the bytes with pydicom's on every DICOM file bundled with pydicom,
@@ -39,7 +40,8 @@ _HEAD16 = struct.Struct("<HH2sH")  # tag, VR, 16-bit length
 _HEAD32 = struct.Struct("<HH2sHI")  # tag, VR, reserved, 32-bit length
 _LONG_VRS = frozenset(str(v) for v in EXPLICIT_VR_LENGTH_32 or ())
 _MEMO_TYPES = (str, UID, bytes, int)
-_MEMO_MAX = 4096
+_MEMO_MAX = 4096  # entries
+_MEMO_VALUE_MAX = 256  # characters or bytes: short attribute values only, never pixels
 _memo: dict[tuple, bytes] = {}
 
 
@@ -101,7 +103,7 @@ def _element(elem: Any, charset: Any) -> bytes:
     """pydicom's encoding of one element, remembered for plain immutable values."""
     value = elem.value
     key = None
-    if type(value) in _MEMO_TYPES and not elem.is_raw:
+    if type(value) in _MEMO_TYPES and not elem.is_raw and (type(value) is int or len(value) <= _MEMO_VALUE_MAX):
         cs = charset if isinstance(charset, str) or charset is None else tuple(charset)
         key = (int(elem.tag), elem.VR, type(value), value, cs, elem.is_undefined_length)
         data = _memo.get(key)

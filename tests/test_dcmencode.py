@@ -150,3 +150,17 @@ def test_ambiguous_vr_falls_back_to_pydicom():
     ds = Dataset()
     ds.add_new(0x00280106, "US or SS", 0)  # SmallestImagePixelValue before correction
     assert encode_elements(ds) is None
+
+
+def test_long_values_are_not_remembered():
+    """The encoding memo holds short attribute values only: never pixel data, whose
+    copies would otherwise pile up over a batch."""
+    from kedi_edge import _dcmencode
+
+    ds = pydicom.Dataset()
+    ds.Modality = "CT"
+    ds.PixelData = np.random.default_rng(0).integers(0, 2**16, 64 * 64, dtype=np.uint16).tobytes()
+    ds["PixelData"].VR = "OW"
+    _dcmencode._memo.clear()
+    assert _dcmencode.encode_elements(ds) is not None
+    assert len(_dcmencode._memo) == 1  # Modality's, not PixelData's

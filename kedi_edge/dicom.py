@@ -11,7 +11,8 @@ the original UIDs are kept only inside the authenticated header.
 
 Decryption gives back the decoded pixels bit for bit and the original UIDs, as an
 uncompressed Explicit VR Little Endian dataset. Pixel data stored compressed is
-restored decoded (and YBR colour as RGB, as pydicom decodes it).
+restored decoded (and YBR colour as RGB, as pydicom decodes it); uncompressed colour
+stored plane by plane (PlanarConfiguration 1) comes back plane by plane, byte for byte.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .envelope import (
     seal_parts,
     unseal,
 )
-from .exceptions import AuthenticationError, InvalidInputError, KediError
+from .exceptions import AuthenticationError, InvalidInputError, KediError, KeyStoreError, ModelError
 
 __all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "LossyWarning", "decrypt_dicom", "encrypt_dicom",
            "is_encrypted", "key_for_dataset", "pixel_sha256", "read_pixels", "write_dicom"]
@@ -207,6 +208,12 @@ def _new_uid(tag: str) -> str:
     return "2.25." + str(int(tag[:32], 16))
 
 
+def _stored_range(ds: Dataset, dtype: np.dtype) -> tuple[int, int]:
+    """The values BitsStored allows for pixels of this dtype."""
+    bits = min(int(ds.get("BitsStored", 0) or 0) or dtype.itemsize * 8, dtype.itemsize * 8)
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dtype.kind == "i" else (0, (1 << bits) - 1)
+
+
 def _frames(pixels: np.ndarray, channel_axis: int | None, n_frames: int) -> list[np.ndarray]:
     plane_dims = 3 if channel_axis == -1 else 2
     if n_frames > 1 and pixels.ndim == plane_dims + 1:
@@ -239,7 +246,8 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
             raise InvalidInputError(f"speckle variance must be in (0, 1], got {speckle!r}")
         from .ripplet import add_speckle
 
-        frames = [add_speckle(f, float(speckle)) for f in frames]
+        lo, hi = _stored_range(ds, pixels.dtype)
+        frames = [np.clip(add_speckle(f, float(speckle)), lo, hi) for f in frames]
         lossy = {"speckle": {"var": float(speckle), "model": "J = I + n*I, n ~ N(0, var)"}}
     if key is None:
         key, _ = _key_for(ds, frames[0], channel_axis, keystore, generator, policy)
@@ -263,6 +271,9 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     _put(out, "PhotometricInterpretation", "CS", photometric)
     if channel_axis == -1:
         _put(out, "PlanarConfiguration", "US", 0)
+    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):  # encapsulated data only
+        if keyword in out:
+            del out[keyword]
     _put(out, "SOPInstanceUID", "UI", new_sop)
     if study:
         _put(out, "StudyInstanceUID", "UI", new_study)
@@ -356,10 +367,20 @@ def _key_for(ds: Dataset, first: np.ndarray, channel_axis: int | None, keystore:
         image = first if channel_axis is None else first.astype(np.float32).mean(axis=-1)
         return keystore.new_key(generator, image.shape, image, scope=scope)
 
+    # Whatever fails from here on is the key store's or the generator's problem, never
+    # the dataset's: it must not be reported (or quarantined) as a bad DICOM file.
     uid = _scope_uid(ds, policy)
-    if policy == "image" or not uid:
-        return make({"policy": "image"}), generator
-    return keystore.key_for_scope(policy, uid, make), generator
+    try:
+        if policy == "image" or not uid:
+            return make({"policy": "image"}), generator
+        return keystore.key_for_scope(policy, uid, make), generator
+    except (KediError, MemoryError):
+        raise
+    except OSError as e:
+        raise KeyStoreError(f"{getattr(keystore, 'path', 'key store')}: cannot read or write the key "
+                            f"store ({type(e).__name__}: {e})") from e
+    except Exception as e:  # the generator's runtime raises its own types
+        raise ModelError(f"cannot make a key for {_name(ds)} ({type(e).__name__}: {str(e)[:200]})") from e
 
 
 def _scope_uid(ds: Dataset, policy: str) -> str:
@@ -438,7 +459,12 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
     out = pristine
     for tag in _own_tags(out):
         del out[tag]
-    raw = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+    planar = header["channel_axis"] == -1 and info.get("planar_configuration") == 1 and \
+        info.get("transfer_syntax") in _NATIVE_LE
+    if planar:  # the source stored its colour planes one after another: so does the result
+        pixels = np.moveaxis(pixels, -1, -3)
+        _put(out, "PlanarConfiguration", "US", 1)
+    raw = np.ascontiguousarray(pixels, pixels.dtype.newbyteorder("<")).tobytes()
     _put(out, "PixelData", "OB" if pixels.dtype.itemsize == 1 else "OW", raw + b"\x00" if len(raw) % 2 else raw)
     _put(out, "SOPInstanceUID", "UI", info["sop_uid"])
     if info["study_uid"]:

@@ -236,3 +236,64 @@ def test_changed_attributes_are_rejected(change, tmp_path):
         ds.private_block(PRIVATE_GROUP, "SOMEONE ELSE", create=True).add_new(0x01, "LO", "note")
     with pytest.raises(AuthenticationError, match="attributes were modified"):
         decrypt_dicom(ds, key)
+
+
+def test_planar_colour_comes_back_plane_by_plane(tmp_path):
+    """Uncompressed RGB stored plane by plane (PlanarConfiguration 1): the decrypted
+    PixelData is the original's, byte for byte."""
+    ds = load("SC_rgb_small_odd.dcm")
+    rgb = np.tile(ds.pixel_array, (2, 2, 1))[:4, :6]  # 4 x 6 x 3: an even length
+    ds.Rows, ds.Columns, ds.PlanarConfiguration = 4, 6, 1
+    ds.PixelData = np.ascontiguousarray(np.moveaxis(rgb, -1, 0)).tobytes()
+    assert np.array_equal(ds.pixel_array, rgb)
+    enc = roundtrip_file(ds, tmp_path, key=fixed_key())
+    assert enc.PlanarConfiguration == 0  # the sealed frames are interleaved
+    back = decrypt_dicom(enc, fixed_key())
+    assert back.PlanarConfiguration == 1 and back.PixelData == ds.PixelData
+    assert np.array_equal(back.pixel_array, rgb)
+
+
+def test_extended_offset_table_is_not_carried_into_uncompressed_files(tmp_path):
+    from pydicom.encaps import encapsulate_extended
+
+    ds = load("SC_rgb_rle_2frame.dcm")
+    frames = list(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=2))
+    ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = encapsulate_extended(frames)
+    pixels = ds.pixel_array
+    enc = roundtrip_file(ds, tmp_path, key=fixed_key())
+    assert "ExtendedOffsetTable" not in enc and "ExtendedOffsetTableLengths" not in enc
+    assert np.array_equal(decrypt_dicom(enc, fixed_key()).pixel_array, pixels)
+
+
+def test_speckle_stays_within_bits_stored():
+    ds = load("CT_small.dcm")  # 16 bits allocated, 16 stored: make it 12 stored, near the top
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 0
+    ds.PixelData = np.full((ds.Rows, ds.Columns), 4000, np.uint16).tobytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back = decrypt_dicom(encrypt_dicom(ds, fixed_key(), speckle=0.5), fixed_key())
+    values = np.frombuffer(back.PixelData, np.uint16)
+    assert values.max() == 4095 and values.min() < 4000  # clipped to 12 bits, and speckled
+
+
+def test_key_store_failures_are_not_blamed_on_the_file(tmp_path, gen):
+    from kedi_edge.exceptions import KeyStoreError, ModelError
+
+    class BrokenStore:
+        path = tmp_path / "store"
+
+        def key_for_scope(self, policy, uid, make):
+            raise IsADirectoryError(21, "Is a directory", str(self.path / "scopes" / "x"))
+
+    class BrokenGenerator:
+        sha256 = None
+
+        def generate(self, *args, **kwargs):
+            raise RuntimeError("CUDA out of memory (test)")
+
+    ds = load("CT_small.dcm")
+    with pytest.raises(KeyStoreError, match="key store"):
+        encrypt_dicom(ds, keystore=BrokenStore(), generator=gen)
+    store = KeyStore.init(tmp_path / "s", kek_file=tmp_path / "kek.key")
+    with pytest.raises(ModelError, match="out of memory"):
+        encrypt_dicom(ds, keystore=store, generator=BrokenGenerator())

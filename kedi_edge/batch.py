@@ -3,10 +3,14 @@
 Inputs are DICOM files (encrypted DICOM out), ``.npy`` arrays (``.kedi`` containers
 out) and ``.kedi`` containers (``.npy`` out on decryption). Each output is written to
 a temporary file in the output folder, fsynced and renamed, so an output is either
-absent or complete; inputs are never changed. An existing output is kept: if it
-already verifies it counts as done (an interrupted batch resumes), otherwise the file
-fails unless ``overwrite`` is set. A file that fails is reported and skipped (or moved
-to ``quarantine``), and the batch goes on.
+absent or complete; inputs are never changed. An existing output is kept: if it is
+this input's output (an encryption that authenticates and holds the input's SOP
+Instance UID and pixels, or the array; a decryption with the same bytes) it counts as
+done, so an interrupted batch resumes; otherwise the file fails unless ``overwrite``
+is set. Inputs whose outputs would have the same name fail, and so does an output
+that would replace its own input. A file that fails is reported and skipped (or moved
+to ``quarantine``), and the batch goes on; a generator or execution-provider failure
+(ModelError, ProviderError) stops it, since every later file would fail the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +32,16 @@ import numpy as np
 
 from . import dicom as kdicom
 from ._fsutil import write_atomic
-from .envelope import seal, unseal
-from .exceptions import AuthenticationError, KediError, KeyNotFoundError, KeyStoreError
+from .envelope import _check_array, seal, unseal
+from .exceptions import (
+    AuthenticationError,
+    InvalidInputError,
+    KediError,
+    KeyNotFoundError,
+    KeyStoreError,
+    ModelError,
+    ProviderError,
+)
 
 __all__ = ["Failure", "Report", "category", "collect", "run"]
 
@@ -81,20 +93,30 @@ class _NoGenerator:
         raise _KeyNeeded("no key yet for this series or study")
 
 
-def collect(paths: Iterable[str | os.PathLike], recursive: bool) -> list[tuple[Path, Path]]:
-    """(file, path relative to its root) for each input; folders need ``recursive``."""
-    out = []
+def collect(paths: Iterable[str | os.PathLike], recursive: bool,
+            exclude: Iterable[str | os.PathLike] = ()) -> tuple[list[tuple[Path, Path]], list[Failure]]:
+    """(file, path relative to its root) for each input, and a failure for each path
+    that is missing or a folder without ``recursive``. Files inside an ``exclude``
+    folder (the output and quarantine folders) are left out."""
+    skip = [Path(e).resolve() for e in exclude]
+
+    def wanted(f: Path) -> bool:
+        real = f.resolve()
+        return not any(real == e or e in real.parents for e in skip)
+
+    out, problems = [], []
     for p in map(Path, paths):
         if p.is_dir():
             if not recursive:
-                raise _InputError(f"{p}: is a folder (add --recursive)")
+                problems.append(Failure(p, INPUT, f"{p}: is a folder (add --recursive)"))
+                continue
             out += [(f, f.relative_to(p)) for f in sorted(p.rglob("*")) if f.is_file() and
-                    not f.name.startswith(".")]
+                    not f.name.startswith(".") and wanted(f)]
         elif p.is_file():
             out.append((p, Path(p.name)))
         else:
-            raise _InputError(f"{p}: no such file or folder")
-    return out
+            problems.append(Failure(p, INPUT, f"{p}: no such file or folder"))
+    return out, problems
 
 
 def _read_dicom(path: Path):
@@ -130,31 +152,36 @@ def _load_npy(path: Path) -> np.ndarray:
         raise _InputError(f"{path}: not a readable .npy array ({type(e).__name__}: {e})") from e
 
 
-def _verify_output(action: str, out: Path, store: Any) -> bool:
-    """Whether an existing output is complete and authentic (for resuming a batch)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", kdicom.LossyWarning)
-        return _verify_output_quietly(action, out, store)
-
-
-def _verify_output_quietly(action: str, out: Path, store: Any) -> bool:
+def _is_output_of(path: Path, out: Path, store: Any) -> bool:
+    """Whether ``out`` is a complete, authentic encryption of the input ``path``: it
+    opens with the store, and holds the input's array (a ``.kedi``), or the input's SOP
+    Instance UID and pixels (DICOM; the UID only when speckle made it lossy). Errors
+    reading the input are the input's failure."""
     try:
-        if action == "encrypt":
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", kdicom.LossyWarning)
             if out.suffix == ".kedi":
-                unseal(out.read_bytes(), store)
+                pixels, header = unseal(out.read_bytes(), store)
+                lossy = bool(header.get("lossy"))
             else:
                 ds = _read_dicom(out)
                 if ds is None:
                     return False
-                kdicom.decrypt_dicom(ds, store)
-            return True
-        if out.suffix == ".npy":
-            np.load(out, allow_pickle=False)
-            return True
-        ds = _read_dicom(out)
-        return ds is not None and "PixelData" in ds and not kdicom.is_encrypted(ds)
-    except (KediError, OSError, ValueError):
+                dec = kdicom.decrypt_dicom(ds, store)
+                lossy = any(issubclass(w.category, kdicom.LossyWarning) for w in caught)
+    except Exception:  # noqa: BLE001 - whatever stops it from opening, it is not a verified output
         return False
+    if out.suffix == ".kedi":
+        array = _load_npy(path)
+        same_type = array.dtype.kind == pixels.dtype.kind and array.dtype.itemsize == pixels.dtype.itemsize
+        return same_type and array.shape == pixels.shape and (lossy or np.array_equal(array, pixels))
+    source = _read_dicom(path)
+    if source is None:
+        raise _InputError(f"{path}: not a DICOM file, .npy array or .kedi container")
+    if str(source.get("SOPInstanceUID", "")) != str(dec.get("SOPInstanceUID", "")):
+        return False
+    a, b = kdicom.read_pixels(source)[0], kdicom.read_pixels(dec)[0]
+    return a.shape == b.shape and (lossy or np.array_equal(a, b))
 
 
 def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple[str, bytes] | None:
@@ -181,8 +208,12 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
     if path.suffix == ".npy":
         if action != "encrypt":
             raise _InputError(f"{path}: not encrypted (a plain .npy array)")
-        key = opts["key_for_array"](path)
         array, lossy = _load_npy(path), None
+        try:
+            _check_array(array, None)
+        except InvalidInputError as e:
+            raise _InputError(f"{path}: {e}") from e
+        key = opts["key_for_array"](array)  # only for an array that can be sealed
         if opts.get("speckle"):
             from .ripplet import add_speckle
 
@@ -216,6 +247,26 @@ def _output_path(rel: Path, suffix: str, outdir: Path) -> Path:
         target = target.with_suffix("") if target.suffix == ".kedi" else target
         target = target.with_suffix(".npy") if target.suffix != ".npy" else target
     return target
+
+
+def _target(action: str, path: Path, rel: Path, outdir: Path) -> Path:
+    """Where the output of an input goes (known before the work, for every input kind)."""
+    return _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
+                        ".npy" if path.suffix == ".kedi" else "", outdir)
+
+
+def _clashes(action: str, inputs: list[tuple[Path, Path]], outdir: Path) -> dict[tuple[Path, Path], str]:
+    """The inputs whose outputs would have the same name, each with its failure message."""
+    by_target: dict[Path, list[tuple[Path, Path]]] = {}
+    for item in inputs:
+        by_target.setdefault(_target(action, item[0], item[1], outdir), []).append(item)
+    out = {}
+    for target, items in by_target.items():
+        for item in items if len(items) > 1 else ():
+            others = ", ".join(str(p) for p, _ in items if p != item[0])
+            out[item] = (f"{item[0]}: its output {target} would also be the output of {others} "
+                         f"(give them different output folders)")
+    return out
 
 
 def category(e: BaseException) -> str:
@@ -253,18 +304,28 @@ def _prepare(action: str, path: Path, rel: Path, store: Any, outdir: Path | None
              opts: dict[str, Any]) -> tuple[str, tuple[Path, bytes] | None]:
     """One input up to its output bytes: ("skipped", None), ("done", None) for verify, or
     ("write", (target, data)). Raises KediError for a failure of this file."""
-    if action != "verify":
-        # The output's name is known before the work for every input kind.
-        guess = _output_path(rel, ".kedi" if path.suffix == ".npy" and action == "encrypt" else
-                             ".npy" if path.suffix == ".kedi" else "", outdir)
-        if guess.exists() and not overwrite:
-            if _verify_output(action, guess, store):
-                return "skipped", None
-            raise _OutputError(f"{guess}: exists and is not a verified output (use --overwrite to replace it)")
-    result = _process(action, path, store, opts)
-    if result is None:
+    if action == "verify":
+        _process(action, path, store, opts)
         return "done", None
-    return "write", (_output_path(rel, result[0], outdir), result[1])
+    target = _target(action, path, rel, outdir)
+    exists = os.path.lexists(target)
+    if exists and os.path.exists(target) and os.path.samefile(target, path):
+        raise _OutputError(f"{target}: is the input itself; choose another output folder")
+    if exists and not overwrite and action == "encrypt":  # encryption is not repeatable: check first
+        if _is_output_of(path, target, store):
+            return "skipped", None
+        raise _OutputError(f"{target}: exists and is not this input's output (use --overwrite to replace it)")
+    suffix, data = _process(action, path, store, opts)
+    if exists and not overwrite:  # decryption is: the same bytes mean it was done
+        try:
+            with open(target, "rb") as f:
+                same = f.read(len(data) + 1) == data
+        except OSError:
+            same = False
+        if same:
+            return "skipped", None
+        raise _OutputError(f"{target}: exists and is not this input's output (use --overwrite to replace it)")
+    return "write", (_output_path(rel, suffix, outdir), data)
 
 
 # State a forked worker inherits from the parent (keys and KEK stay in memory, unpickled).
@@ -324,6 +385,8 @@ def _run_files(action: str, items: list[tuple[Path, Path]], store: Any, outdir: 
             except _KeyNeeded as e:
                 result(item, "needkey", "", e.scope)
                 continue
+            except (ModelError, ProviderError):
+                raise  # every later file would fail the same way: the batch stops
             except KediError as e:
                 result(item, "failed", category(e), str(e))
                 continue
@@ -390,6 +453,8 @@ def _make_keys(bounced: list[tuple[tuple[Path, Path], str]], inputs: list[tuple[
                 raise _InputError(f"{path}: not a DICOM file")
             opts["generator"] = kdicom.key_for_dataset(ds, store, opts.get("generator"),
                                                        opts.get("policy", "series"))[1]
+        except (ModelError, ProviderError):
+            raise
         except KediError as e:
             errors[scope] = e
     return [item for item, scope in bounced if scope not in errors], errors
@@ -413,17 +478,21 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
     report = Report()
     opts["_warnings"] = report.warnings
     t0 = time.perf_counter()
-    if outdir is not None:
+    for folder, what in ((outdir, "output"), (quarantine, "quarantine")):
         try:
-            outdir.mkdir(parents=True, exist_ok=True)
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # read-only, a file in the way, no permission
-            raise _OutputError(f"{outdir}: cannot create the output folder ({e.strerror or e})") from e
+            raise _OutputError(f"{folder}: cannot create the {what} folder ({e.strerror or e})") from e
     jobs = default_jobs(len(inputs)) if jobs is None else max(1, int(jobs))
 
     def fail(path: Path, kind: str, message: str) -> None:
         report.failed.append(Failure(path, kind, message))
         if quarantine is not None and kind in (INPUT, AUTH) and path.exists():
-            _quarantine(path, quarantine)
+            try:
+                _quarantine(path, quarantine)
+            except OSError as e:
+                report.warnings.append(f"{path}: not moved to {quarantine} ({e.strerror or e})")
         if on_file:
             on_file(path, message)
 
@@ -441,6 +510,11 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
             ok(path, status)
 
     bar = tqdm(total=len(inputs), desc=action, unit="file", disable=not progress, leave=False)
+    if outdir is not None:
+        clashes = _clashes(action, inputs, outdir)
+        for item, message in clashes.items():
+            result(item, "failed", OUTPUT, message)
+        inputs = [item for item in inputs if item not in clashes]
     if _parallel_ok(action, inputs, opts, jobs):
         import multiprocessing
 

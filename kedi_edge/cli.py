@@ -13,11 +13,12 @@ Exit codes: 0 success; 1 unexpected internal error; 2 usage error; 3 bad input (
 DICOM, truncated, no pixel data, unsupported pixel format, missing file); 4 model
 error (missing, corrupt or wrong ONNX generator); 5 execution provider not available;
 6 an optional dependency is missing (e.g. torch for ``train``, matplotlib for
-``evaluate``); 7 output error (exists
-without --overwrite, cannot write); 8 authentication failed (wrong key, tampered
-file); 9 key store error (no store, unreadable, wrong KEK, KEK file too open, missing
-key). A batch returns the code of its most severe failure (8, 9, 7, then 3). Errors
-are one line on stderr; add ``--verbose`` for the traceback.
+``evaluate``); 7 output error (exists without --overwrite, cannot write, two inputs
+with one output name); 8 authentication failed (wrong key, tampered file); 9 key store
+error (no store, unreadable, wrong KEK, KEK file too open, missing key). A batch
+returns the code of its most severe failure (8, 9, 7, then 3); a model or provider
+failure stops it with 4 or 5. Errors are one line on stderr; add ``--verbose`` for
+the traceback.
 
 The KEK comes from --kek-file (or KEDI_KEK_FILE, default ~/.config/kedi-edge/kek.key),
 or with --passphrase from KEDI_PASSPHRASE or a prompt; never from the command line.
@@ -75,6 +76,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(message: str) -> str:
+    """A message on one line (decoders' errors span several)."""
+    return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """An HxW size from the command line."""
+    try:
+        shape = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 2 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected HxW with positive integers, e.g. 512x512, got {text!r}")
+    return shape
+
+
 def _category_exit() -> dict[str, int]:
     from . import batch
 
@@ -126,7 +143,7 @@ def _cmd_keys(args: argparse.Namespace) -> int:
             image = image.mean(axis=-1) if axis == -1 else image
             shape = image.shape
         else:
-            shape = tuple(int(v) for v in args.shape.lower().split("x"))
+            shape = args.shape
         for _ in range(args.count):
             key = store.new_key(gen, shape, image)
             print(key.key_id)
@@ -164,7 +181,10 @@ class _LazyGenerator:
 def _batch(args: argparse.Namespace, action: str) -> int:
     from . import batch
 
-    inputs = batch.collect(args.paths, args.recursive)
+    outdir = Path(args.output) if action != "verify" else None
+    quarantine = Path(args.quarantine) if args.quarantine else None
+    inputs, missing = batch.collect(args.paths, args.recursive,
+                                    exclude=[f for f in (outdir, quarantine) if f is not None])
     store = _open_store(args)
     opts: dict = {"policy": getattr(args, "policy", "series"), "speckle": getattr(args, "speckle", None),
                   "despeckle": getattr(args, "despeckle", False)}
@@ -175,27 +195,23 @@ def _batch(args: argparse.Namespace, action: str) -> int:
         if args.key:
             opts["key"] = store.get(args.key)
 
-        def key_for_array(path):
+        def key_for_array(a):
             nonlocal generator
             if args.key:
                 return opts["key"]
-            import numpy as np
-
-            a = np.load(path, allow_pickle=False)
             generator = generator or KeyGenerator(device=args.device)
             return store.new_key(generator, a.shape[-2:], a.reshape((-1,) + a.shape[-2:])[0])
 
         opts["key_for_array"] = key_for_array
         opts["generator"] = _LazyGenerator(args.device)
-    outdir = Path(args.output) if action != "verify" else None
     report = batch.run(action, inputs, store, outdir=outdir, overwrite=getattr(args, "overwrite", False),
-                       quarantine=Path(args.quarantine) if getattr(args, "quarantine", None) else None,
-                       progress=not args.no_progress, opts=opts, jobs=args.jobs)
+                       quarantine=quarantine, progress=not args.no_progress, opts=opts, jobs=args.jobs)
+    report.failed[:0] = missing
     for w in report.warnings:
-        print(f"kedi-edge {action}: warning: {w}", file=sys.stderr)
+        print(f"kedi-edge {action}: warning: {_one_line(w)}", file=sys.stderr)
     for f in report.failed:
         where = "" if str(f.path) in f.message else f"{f.path}: "  # every line names its file
-        print(f"kedi-edge {action}: {where}{f.message}", file=sys.stderr)
+        print(f"kedi-edge {action}: {where}{_one_line(f.message)}", file=sys.stderr)
     verb = {"encrypt": "encrypted", "decrypt": "decrypted", "verify": "verified"}[action]
     print(f"{verb} {len(report.done)}, already done {len(report.skipped)}, failed {len(report.failed)} "
           f"({report.seconds:.1f} s)", file=sys.stderr)
@@ -269,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(q)
     q = ks.add_parser("new", help="make keys with the shipped ZZ-GAN generator")
     _store_options(q)
-    q.add_argument("--shape", default="512x512", help="key size HxW (default 512x512)")
+    q.add_argument("--shape", type=_shape, default=(512, 512), help="key size HxW (default 512x512)")
     q.add_argument("--like", default=None, help="a DICOM file whose size and image the key follows")
     q.add_argument("--count", type=int, default=1)
     q.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -333,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     except KediError as e:
         if args.verbose:
             traceback.print_exc()
-        print(f"kedi-edge {args.command}: error: {e}", file=sys.stderr)
+        print(f"kedi-edge {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
         if isinstance(e, MissingDependency):
             return EXIT_MISSING_DEP
         if isinstance(e, ModelError):
@@ -349,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: say so plainly
         if args.verbose:
             traceback.print_exc()
-        print(f"kedi-edge {args.command}: internal error: {type(e).__name__}: {e} "
+        print(f"kedi-edge {args.command}: internal error: {type(e).__name__}: {_one_line(str(e))} "
               "(run with --verbose for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
 

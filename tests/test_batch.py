@@ -11,7 +11,7 @@ import pytest
 
 from kedi_edge import KeyGenerator, KeyStore, batch
 from kedi_edge.dicom import decrypt_dicom
-from kedi_edge.exceptions import ModelError
+from kedi_edge.exceptions import InvalidInputError, ModelError
 
 NAMES = ("CT_small.dcm", "MR_small.dcm", "examples_overlay.dcm")
 
@@ -35,12 +35,21 @@ def inputs(folder):
 
 
 class FailingGenerator:
+    """A generator that fails with ``error`` (a ModelError unless set)."""
+
     sha256 = None
     calls = 0
+    error = ModelError("model file is corrupt (test)")
 
     def generate(self, *args, **kwargs):
         FailingGenerator.calls += 1
-        raise ModelError("model file is corrupt (test)")
+        raise self.error
+
+
+class RefusingGenerator(FailingGenerator):
+    """A generator that refuses the images it is given (a failure of those files only)."""
+
+    error = InvalidInputError("image: refused (test)")
 
 
 def test_default_jobs():
@@ -71,11 +80,24 @@ def test_workers_leave_missing_keys_to_the_parent(tmp_path, folder, store):
 def test_a_key_the_parent_cannot_make_fails_its_files_only(tmp_path, folder, store):
     FailingGenerator.calls = 0
     report = batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc", progress=False,
-                       opts={"generator": FailingGenerator()}, jobs=2)
+                       opts={"generator": RefusingGenerator()}, jobs=2)
     assert len(report.failed) == 12 and not report.done
     assert FailingGenerator.calls == 3  # once per series, not once per file
-    assert all("model file is corrupt" in f.message and f.path.name in f.message for f in report.failed)
+    assert all("refused (test)" in f.message and f.path.name in f.message for f in report.failed)
     assert not list((tmp_path / "enc").iterdir())  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_broken_model_stops_the_batch(tmp_path, folder, store, jobs):
+    """Every file would fail the same way: the batch stops at the first, and no input is
+    reported (or quarantined) as bad."""
+    FailingGenerator.calls = 0
+    with pytest.raises(ModelError, match="corrupt"):
+        batch.run("encrypt", inputs(folder), store, outdir=tmp_path / "enc", progress=False,
+                  quarantine=tmp_path / "q", opts={"generator": FailingGenerator()}, jobs=jobs)
+    assert FailingGenerator.calls == 1
+    assert not list((tmp_path / "enc").iterdir()) and not list((tmp_path / "q").iterdir())
+    assert len(list(folder.iterdir())) == 12
 
 
 def test_workers_never_run_the_parents_destructors(tmp_path, folder):
@@ -120,3 +142,31 @@ def test_files_without_a_series_get_their_own_key_from_the_parent(tmp_path, fold
     for f in sorted(folder.iterdir()):
         dec = decrypt_dicom(pydicom.dcmread(tmp_path / "enc" / f.name), store)
         assert np.array_equal(dec.pixel_array, pydicom.dcmread(f).pixel_array)
+
+
+def test_array_outputs_named_alike_and_resumed(tmp_path, store):
+    """a.kedi and a.npy.kedi both decrypt to a.npy: neither is written. An existing
+    a.npy.kedi counts as done only if it seals this a.npy."""
+    import kedi_edge
+
+    key = store.new_key(KeyGenerator(device="cpu"), (16, 16))
+    src = tmp_path / "in"
+    src.mkdir()
+    a = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    (src / "a.kedi").write_bytes(kedi_edge.seal(a, key))
+    (src / "a.npy.kedi").write_bytes(kedi_edge.seal(a + 1, key))
+    items = [(p, Path(p.name)) for p in sorted(src.iterdir())]
+    report = batch.run("decrypt", items, store, outdir=tmp_path / "dec", progress=False, jobs=1)
+    assert len(report.failed) == 2 and all(f.category == batch.OUTPUT for f in report.failed)
+    assert not (tmp_path / "dec" / "a.npy").exists()
+
+    np.save(src / "x.npy", a)
+    opts = {"key_for_array": lambda array: key}
+    run = lambda: batch.run("encrypt", [(src / "x.npy", Path("x.npy"))], store, outdir=tmp_path / "enc",
+                            progress=False, opts=opts, jobs=1)
+    assert len(run().done) == 1
+    assert len(run().skipped) == 1
+    np.save(src / "x.npy", a + 1)  # another array under the same name
+    report = run()
+    assert [f.category for f in report.failed] == [batch.OUTPUT] and "not this input's output" in report.failed[0].message
+    assert np.array_equal(kedi_edge.open((tmp_path / "enc" / "x.npy.kedi").read_bytes(), store), a)

@@ -235,3 +235,103 @@ def test_worker_processes_give_the_same_results(tmp_path, big_series):
     enc.write_bytes(bytes(data))
     r = kedi("verify", str(tmp_path / "enc"), "-r", "--jobs", "2", "--no-progress", *store_args(tmp_path))
     assert r.returncode == 8 and "03.dcm" in r.stderr and "verified 9" in r.stderr
+
+
+# --- outputs that must not be written, and inputs that must not stop a batch --------
+
+
+def test_outputs_with_the_same_name_fail_and_resume_checks_the_input(tmp_path, series):
+    """Two inputs named alike fail together (nothing written for either); an output left
+    by another input is not taken for this input's."""
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("MR_small.dcm", download=False), other / "a.dcm")
+    out = tmp_path / "enc"
+    r = kedi("encrypt", str(series), str(other), "-r", "-o", str(out), "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 7 and "encrypted 2" in r.stderr and "failed 2" in r.stderr, r.stderr
+    assert str(series / "a.dcm") in r.stderr and str(other / "a.dcm") in r.stderr
+    assert not (out / "a.dcm").exists()
+    assert kedi("encrypt", str(series / "a.dcm"), "-o", str(out), "--no-progress",
+                *store_args(tmp_path)).returncode == 0
+    first = (out / "a.dcm").read_bytes()
+    # The MR named a.dcm into the same folder: a.dcm there is the CT's, not this file's.
+    r = kedi("encrypt", str(other / "a.dcm"), "-o", str(out), "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 7 and "not this input's output" in r.stderr, r.stderr
+    assert (out / "a.dcm").read_bytes() == first
+    r = kedi("encrypt", str(series / "a.dcm"), "-o", str(out), "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 0 and "already done 1" in r.stderr
+    # Decryption: the same bytes count as done, other bytes are kept and reported.
+    dec = tmp_path / "dec"
+    args = [str(out / "a.dcm"), "-o", str(dec), "--no-progress", *store_args(tmp_path)]
+    assert kedi("decrypt", *args).returncode == 0
+    r = kedi("decrypt", *args)
+    assert r.returncode == 0 and "already done 1" in r.stderr
+    shutil.copy(other / "a.dcm", dec / "a.dcm")
+    r = kedi("decrypt", *args)
+    assert r.returncode == 7 and (dec / "a.dcm").read_bytes() == (other / "a.dcm").read_bytes()
+
+
+def test_output_folder_inside_the_input_folder_and_the_input_itself(tmp_path, series):
+    out = series / "enc"
+    args = [str(series), "-r", "-o", str(out), "--no-progress", *store_args(tmp_path)]
+    r = kedi("encrypt", *args)
+    assert r.returncode == 0 and "encrypted 3" in r.stderr, r.stderr
+    r = kedi("encrypt", *args)  # its own outputs are not inputs
+    assert r.returncode == 0 and "already done 3" in r.stderr, r.stderr
+    before = snapshot(series)
+    r = kedi("decrypt", str(out / "a.dcm"), "-o", str(out), "--overwrite", "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 7 and "is the input itself" in r.stderr
+    assert snapshot(series) == before
+
+
+def test_bad_arrays_and_missing_paths_do_not_stop_the_batch(tmp_path, series):
+    import numpy as np
+
+    (series / "pickled.npy").write_bytes(b"\x93NUMPY\x01\x00" + b"{'descr': '|O'}".ljust(118) + b"\n")
+    np.save(series / "floats.npy", np.zeros((8, 8), np.float32))
+    np.save(series / "good.npy", np.arange(64, dtype=np.uint16).reshape(8, 8))
+    r = kedi("encrypt", str(series), str(tmp_path / "typo"), "-r", "-o", str(tmp_path / "enc"), "--device", "cpu",
+             "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 3 and "encrypted 4" in r.stderr and "failed 3" in r.stderr, r.stderr
+    assert "pickled.npy" in r.stderr and "floats.npy" in r.stderr and "typo" in r.stderr
+    assert "internal error" not in r.stderr
+    listing = kedi("keys", "list", *store_args(tmp_path)).stdout
+    assert listing.startswith("4 key(s)")  # three series and good.npy: none for the refused arrays
+
+
+def test_quarantine_that_cannot_be_made_is_7_and_moves_nothing(tmp_path, series):
+    (tmp_path / "q").write_bytes(b"a file")
+    (series / "bad.dcm").write_bytes(b"\x00" * 200)
+    r = kedi("encrypt", str(series), "-r", "-o", str(tmp_path / "enc"), "--quarantine", str(tmp_path / "q"),
+             "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 7 and "quarantine" in r.stderr and (series / "bad.dcm").exists()
+
+
+def test_bad_key_shape_is_a_usage_error(tmp_path, series):
+    r = kedi("keys", "new", "--shape", "abc", *store_args(tmp_path))
+    assert r.returncode == 2 and "HxW" in r.stderr
+
+
+@pytest.mark.skipif(_cuda_driver_present(), reason="this machine has a CUDA driver")
+def test_provider_error_stops_the_batch_and_quarantines_nothing(tmp_path, series):
+    before = snapshot(series)
+    r = kedi("encrypt", str(series), "-r", "-o", str(tmp_path / "enc"), "--device", "cuda", "--quarantine",
+             str(tmp_path / "q"), "--no-progress", *store_args(tmp_path))
+    assert r.returncode == 5 and "cuda" in r.stderr, r.stderr
+    assert snapshot(series) == before and not list((tmp_path / "q").iterdir())
+
+
+def test_decoder_errors_are_one_line(tmp_path, series):
+    from pydicom.encaps import encapsulate, generate_frames
+
+    src = tmp_path / "jpeg"
+    src.mkdir()
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("JPEG-lossy.dcm", download=False))
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1))))
+    ds.PixelData = encapsulate([f[: len(f) // 3] + b"\xff" * 64 for f in frames])
+    ds.save_as(src / "broken.dcm")
+    r = kedi("encrypt", str(src / "broken.dcm"), "-o", str(tmp_path / "enc"), "--no-progress",
+             *store_args(tmp_path))
+    assert r.returncode == 3
+    errors = [line for line in r.stderr.splitlines() if line.strip() and not line.startswith("encrypted ")]
+    assert len(errors) == 1 and "broken.dcm" in errors[0], r.stderr

@@ -205,7 +205,7 @@ class KeyStore:
         self._aead = AESGCM(kek)
         self._scope_key = hmac.new(kek, b"kedi-edge scope tags", hashlib.sha256).digest()
         self.meta = meta
-        self._cache: dict[str, Key] = {}
+        self._cache: dict[str, tuple[Key, Any]] = {}  # key id -> (Key, its authenticated scope)
         self._scopes: dict[str, str] = {}  # scope tag -> key id, once read or made
         self._lock = threading.Lock()
 
@@ -278,6 +278,10 @@ class KeyStore:
 
     def get(self, key_id: str) -> Key:
         """The key with this id; KeyNotFoundError if absent, KeyStoreError if damaged."""
+        return self._load(key_id)[0]
+
+    def _load(self, key_id: str) -> tuple[Key, Any]:
+        """(the key with this id, the scope authenticated with it); errors as get()."""
         with self._lock:
             if key_id in self._cache:
                 return self._cache[key_id]
@@ -300,10 +304,10 @@ class KeyStore:
         except ValueError as e:
             raise KeyStoreError(f"{path}: corrupt key store entry ({e})") from e
         image = np.frombuffer(raw, dtype="<u4").reshape(h, w).astype(np.uint32)
-        key = Key(key_id, image)
+        loaded = Key(key_id, image), entry.get("scope")
         with self._lock:
-            self._cache[key_id] = key
-        return key
+            self._cache[key_id] = loaded
+        return loaded
 
     def add(self, image: np.ndarray, *, model_sha256: str | None = None,
             scope: dict[str, Any] | None = None) -> Key:
@@ -325,7 +329,7 @@ class KeyStore:
             raise KeyStoreError(f"{self.path}: cannot write a key ({e.strerror or e})") from e
         key = Key(key_id, image.astype(np.uint32))
         with self._lock:
-            self._cache[key_id] = key
+            self._cache[key_id] = key, entry["scope"]
         return key
 
     def new_key(self, generator: Any, shape: tuple[int, int], image: np.ndarray | None = None,
@@ -341,8 +345,11 @@ class KeyStore:
     def key_for_scope(self, policy: str, uid: str, make: Any) -> Key:
         """The key of this series or study, made with ``make(scope) -> Key`` the first time.
 
-        Two processes racing for one scope both make a key, but only one is linked to
-        the scope; the other process uses the winner's key.
+        ``make`` must store its key in this store with the scope it is given. The key a
+        scope link names must carry that scope (policy and tag) in its authenticated
+        entry, else KeyStoreError: a link repointed by someone without the KEK is
+        refused, never followed. Two processes racing for one scope both make a key,
+        but only one is linked to the scope; the other process uses the winner's key.
         """
         if policy not in ("series", "study"):
             raise InvalidInputError(f"policy must be 'series' or 'study' here, got {policy!r}")
@@ -352,18 +359,46 @@ class KeyStore:
         if known:
             return self.get(known)
         link = self.path / "scopes" / tag
-        try:
-            key = self.get(link.read_text().strip())
-        except FileNotFoundError:
-            key = make({"policy": policy, "tag": tag})
+        key_id = self._read_link(link)
+        if key_id is None:
+            made = make({"policy": policy, "tag": tag})
             try:
-                write_atomic(link, key.key_id.encode(), overwrite=False, mode=0o600)
+                self._scoped(made.key_id, policy, tag, link, made=True)
+                write_atomic(link, made.key_id.encode(), overwrite=False, mode=0o600)
+                key_id = made.key_id
             except FileExistsError:  # another process was first: use its key
-                key = self.get(link.read_text().strip())
+                key_id = self._read_link(link)
             except OSError as e:
                 raise KeyStoreError(f"{self.path}: cannot record the key of a {policy} ({e.strerror})") from e
+            if key_id is None:
+                raise KeyStoreError(f"{link}: scope link vanished while it was being made")
+        key = self._scoped(key_id, policy, tag, link)
         with self._lock:
             self._scopes[tag] = key.key_id
+        return key
+
+    def _read_link(self, link: Path) -> str | None:
+        """The key id a scope link names; None if there is no link."""
+        try:
+            return link.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise KeyStoreError(f"{link}: unreadable scope link ({getattr(e, 'strerror', None) or e})") from e
+
+    def _scoped(self, key_id: str, policy: str, tag: str, link: Path, made: bool = False) -> Key:
+        """The key ``key_id`` if its authenticated scope is this policy and tag, else KeyStoreError."""
+        try:
+            key, scope = self._load(key_id)
+        except KeyNotFoundError as e:
+            raise KeyStoreError(f"{link}: scope link names key {key_id!r}, which is not in the store") from e
+        if not (isinstance(scope, dict) and scope.get("policy") == policy and scope.get("tag") == tag):
+            if made:
+                raise InvalidInputError(f"key_for_scope: make() stored key {key_id} with scope {scope!r}, "
+                                        f"not the {policy} scope it was given")
+            other = scope.get("policy") if isinstance(scope, dict) and scope.get("policy") in POLICIES else "scope"
+            raise KeyStoreError(f"{link}: scope link names key {key_id}, which was made for another {other}, "
+                                f"not this {policy}; the link was changed outside kedi-edge")
         return key
 
     def list(self) -> list[dict[str, Any]]:

@@ -234,3 +234,52 @@ def test_malformed_entry_fields_are_named(tmp_path, store, field, value, problem
     fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
     with pytest.raises(KeyStoreError, match=problem):
         fresh.get(key.key_id)
+
+
+def _scope_maker(store):
+    return lambda scope: store.add(key_image(len(scope["tag"]) + os.getpid()), scope=scope)
+
+
+def test_repointed_scope_link_is_refused(tmp_path, store):
+    """Someone who can write the store but has no KEK points series B's link at series
+    A's key: B's files must not be encrypted with A's key, and no new key is made."""
+    ka = store.key_for_scope("series", "1.2.3.A", _scope_maker(store))
+    kb = store.key_for_scope("series", "1.2.3.B", _scope_maker(store))
+    link_b = store.path / "scopes" / store.scope_tag("series", "1.2.3.B")
+    link_b.write_text(ka.key_id)
+    fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+    made = []
+    with pytest.raises(KeyStoreError, match=f"{link_b.name}: scope link names key {ka.key_id}, which was made "
+                                            "for another series"):
+        fresh.key_for_scope("series", "1.2.3.B", made.append)
+    assert made == [] and len(list((store.path / "keys").iterdir())) == 2
+    link_b.write_text(kb.key_id)
+    assert KeyStore.open(store.path, kek_file=tmp_path / "kek.key").key_for_scope(
+        "series", "1.2.3.B", made.append).key_id == kb.key_id
+
+
+def test_scope_link_to_another_policy_or_an_image_key_is_refused(tmp_path, store):
+    series = store.key_for_scope("series", "1.2.3", _scope_maker(store))
+    image_key = store.add(key_image())
+    study_link = store.path / "scopes" / store.scope_tag("study", "1.2.3")
+    for target in (series, image_key):
+        study_link.write_text(target.key_id)
+        fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+        with pytest.raises(KeyStoreError, match="made for another (series|image), not this study"):
+            fresh.key_for_scope("study", "1.2.3", _scope_maker(fresh))
+
+
+def test_scope_link_to_a_missing_key_or_garbage(tmp_path, store):
+    link = store.path / "scopes" / store.scope_tag("series", "9.9")
+    for text, problem in (("k" + "00" * 12, "which is not in the store"), ("../store", "which is not in the store"),
+                          ("\xe9", "unreadable scope link")):
+        link.write_text(text, encoding="latin-1")
+        fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+        with pytest.raises(KeyStoreError, match=problem):
+            fresh.key_for_scope("series", "9.9", _scope_maker(fresh))
+
+
+def test_make_must_use_the_scope_it_is_given(store):
+    with pytest.raises(kedi_edge.InvalidInputError, match="make"):
+        store.key_for_scope("series", "1.2.3", lambda scope: store.add(key_image()))
+    assert not list((store.path / "scopes").iterdir())

@@ -27,6 +27,7 @@ import os
 import re
 import stat
 import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -198,16 +199,35 @@ class KeyStore:
     """An opened key store: finds, makes and lists wrapped key images.
 
     Open one with :meth:`open` (an existing store) or :meth:`init` (a new one).
+    Unwrapped keys are kept for reuse, least recently used first out, up to
+    ``cache_keys`` keys and ``cache_bytes`` bytes of key images and their cached key
+    arrays (the key in use is always kept, so every file of a series reuses it).
     """
+
+    cache_keys = 32
+    cache_bytes = 256 * 2**20
+    _SCOPES_KEPT = 4096  # scope tag -> key id entries remembered
 
     def __init__(self, path: Path, kek: bytes, meta: dict[str, Any]) -> None:
         self.path = path
         self._aead = AESGCM(kek)
         self._scope_key = hmac.new(kek, b"kedi-edge scope tags", hashlib.sha256).digest()
         self.meta = meta
-        self._cache: dict[str, tuple[Key, Any]] = {}  # key id -> (Key, its authenticated scope)
-        self._scopes: dict[str, str] = {}  # scope tag -> key id, once read or made
+        self._cache: OrderedDict[str, tuple[Key, Any]] = OrderedDict()  # key id -> (Key, authenticated scope)
+        self._scopes: OrderedDict[str, str] = OrderedDict()  # scope tag -> key id, once checked
         self._lock = threading.Lock()
+
+    def _remember(self, key_id: str, loaded: tuple[Key, Any]) -> tuple[Key, Any]:
+        """Put (or keep) a key at the recent end of the cache and drop the least recently
+        used ones beyond the limits; returns the cached pair."""
+        with self._lock:
+            loaded = self._cache.setdefault(key_id, loaded)
+            self._cache.move_to_end(key_id)
+            total = sum(k.image.nbytes + k._arrays.nbytes for k, _ in self._cache.values())
+            while len(self._cache) > 1 and (len(self._cache) > self.cache_keys or total > self.cache_bytes):
+                old, _ = self._cache.popitem(last=False)[1]
+                total -= old.image.nbytes + old._arrays.nbytes
+            return loaded
 
     # -- opening ---------------------------------------------------------------
     @classmethod
@@ -283,8 +303,9 @@ class KeyStore:
     def _load(self, key_id: str) -> tuple[Key, Any]:
         """(the key with this id, the scope authenticated with it); errors as get()."""
         with self._lock:
-            if key_id in self._cache:
-                return self._cache[key_id]
+            hit = self._cache.get(key_id)
+        if hit is not None:
+            return self._remember(key_id, hit)
         if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
             raise KeyNotFoundError(f"no key {key_id!r} in key store {self.path}")
         path = self._entry_path(key_id)
@@ -304,10 +325,7 @@ class KeyStore:
         except ValueError as e:
             raise KeyStoreError(f"{path}: corrupt key store entry ({e})") from e
         image = np.frombuffer(raw, dtype="<u4").reshape(h, w).astype(np.uint32)
-        loaded = Key(key_id, image), entry.get("scope")
-        with self._lock:
-            self._cache[key_id] = loaded
-        return loaded
+        return self._remember(key_id, (Key(key_id, image), entry.get("scope")))
 
     def add(self, image: np.ndarray, *, model_sha256: str | None = None,
             scope: dict[str, Any] | None = None) -> Key:
@@ -327,10 +345,7 @@ class KeyStore:
             write_atomic(self._entry_path(key_id), data, overwrite=False, mode=0o600)
         except OSError as e:
             raise KeyStoreError(f"{self.path}: cannot write a key ({e.strerror or e})") from e
-        key = Key(key_id, image.astype(np.uint32))
-        with self._lock:
-            self._cache[key_id] = key, entry["scope"]
-        return key
+        return self._remember(key_id, (Key(key_id, image.astype(np.uint32)), entry["scope"]))[0]
 
     def new_key(self, generator: Any, shape: tuple[int, int], image: np.ndarray | None = None,
                 seed: bytes | None = None, scope: dict[str, Any] | None = None) -> Key:
@@ -356,6 +371,8 @@ class KeyStore:
         tag = self.scope_tag(policy, uid)
         with self._lock:
             known = self._scopes.get(tag)
+            if known:
+                self._scopes.move_to_end(tag)
         if known:
             return self.get(known)
         link = self.path / "scopes" / tag
@@ -375,6 +392,8 @@ class KeyStore:
         key = self._scoped(key_id, policy, tag, link)
         with self._lock:
             self._scopes[tag] = key.key_id
+            if len(self._scopes) > self._SCOPES_KEPT:
+                self._scopes.popitem(last=False)
         return key
 
     def _read_link(self, link: Path) -> str | None:

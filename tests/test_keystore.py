@@ -283,3 +283,39 @@ def test_make_must_use_the_scope_it_is_given(store):
     with pytest.raises(kedi_edge.InvalidInputError, match="make"):
         store.key_for_scope("series", "1.2.3", lambda scope: store.add(key_image()))
     assert not list((store.path / "scopes").iterdir())
+
+
+def test_key_cache_is_bounded_by_count(tmp_path, store):
+    """--policy image makes a key per file: the store keeps only the most recently used."""
+    keys = [store.add(key_image(i, (8, 8))) for i in range(store.cache_keys + 10)]
+    assert list(store._cache) == [k.key_id for k in keys[-store.cache_keys:]]
+    again = store.get(keys[0].key_id)  # dropped: read and unwrapped again
+    assert again is not keys[0]
+    np.testing.assert_array_equal(again.image, keys[0].image)
+    assert len(store._cache) == store.cache_keys and next(reversed(store._cache)) == keys[0].key_id
+
+
+def test_key_cache_is_bounded_by_bytes_including_key_arrays(store):
+    store.cache_bytes = 3 * 2**20
+    a = np.zeros((512, 512), np.uint16)  # a 512 KiB key array per key, beside its 256 KiB image
+    for i in range(12):
+        kedi_edge.seal(a, store.add(key_image(i, (256, 256))))
+    store.get(next(reversed(store._cache)))  # a hit trims too: the key arrays grew after add()
+    kept = [k for k, _ in store._cache.values()]
+    assert 1 < len(kept) < 12
+    assert sum(k.image.nbytes + k._arrays.nbytes for k in kept) <= store.cache_bytes
+
+
+def test_key_in_use_stays_cached(store):
+    """The key of a series is used for each of its files, between other keys: it is
+    never dropped, so never unwrapped twice; nor is a key larger than the byte limit."""
+    store.cache_keys = 4
+    made = []
+    series = store.key_for_scope("series", "1.2.3", lambda scope: made.append(1) or store.add(key_image(), scope=scope))
+    for i in range(20):
+        store.add(key_image(i, (8, 8)))  # an image-policy file between two of the series
+        assert store.key_for_scope("series", "1.2.3", made.append) is series
+    assert made == [1]
+    store.cache_bytes = 1
+    assert store.get(series.key_id) is series and store.get(series.key_id) is series
+    assert list(store._cache) == [series.key_id]

@@ -10,8 +10,8 @@ A key store is a folder::
     scopes/<tag>          the key id made for a series or study; the tag is an HMAC of
                           the scope's UID under the KEK, so UIDs are not stored in clear
 
-The KEK is 32 bytes from a key file (refused if group or others can read it) or
-derived with scrypt from a passphrase. Every write is atomic (temporary file in the
+The KEK is 32 bytes from a key file (a regular file, not a symbolic link, owned by
+this user, no access for group or others) or derived with scrypt from a passphrase. Every write is atomic (temporary file in the
 same folder, fsync, rename), and a scope is claimed with an exclusive link, so
 concurrent processes never corrupt the store or make two keys for one series.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hashlib
 import hmac
 import json
@@ -153,21 +154,46 @@ def _check_entry(entry: Any, key_id: str) -> tuple[bytes, bytes, bytes, tuple[in
 
 
 def read_kek_file(path: str | os.PathLike) -> bytes:
-    """The 32-byte KEK in ``path``; KeyStoreError if missing, malformed or too open."""
+    """The 32-byte KEK in ``path``: a regular file, not a symbolic link, that (on POSIX)
+    belongs to this user and gives group and others no access; KeyStoreError otherwise.
+
+    The checks are made on the open file (fstat), which is then read: no race between
+    checking one file and reading another.
+    """
     path = Path(path)
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     try:
-        st = path.stat()
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):  # EMLINK: FreeBSD's O_NOFOLLOW
+            raise KeyStoreError(f"{path}: the KEK file is a symbolic link; give the path of the file itself "
+                                f"({os.path.realpath(path)})") from e
+        raise KeyStoreError(f"{path}: cannot read the KEK file ({e.strerror})") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyStoreError(f"{path}: the KEK file is not a regular file")
+        if os.name == "posix":
+            if st.st_uid != os.geteuid():
+                raise KeyStoreError(f"{path}: the KEK file belongs to user id {st.st_uid}, not to this user "
+                                    f"({os.geteuid()}); only its owner may use it")
+            if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeyStoreError(f"{path}: KEK file is accessible to group or others "
+                                    f"(mode {stat.S_IMODE(st.st_mode):04o}); run chmod 600 {path}")
+        data = b""
+        while len(data) <= 32:
+            chunk = os.read(fd, 33 - len(data))
+            if not chunk:
+                break
+            data += chunk
     except OSError as e:
         raise KeyStoreError(f"{path}: cannot read the KEK file ({e.strerror})") from e
-    if os.name == "posix" and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyStoreError(f"{path}: KEK file is accessible to group or others "
-                            f"(mode {stat.S_IMODE(st.st_mode):04o}); run chmod 600 {path}")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise KeyStoreError(f"{path}: cannot read the KEK file ({e.strerror})") from e
+    finally:
+        os.close(fd)
     if len(data) != 32:
-        raise KeyStoreError(f"{path}: a KEK file holds exactly 32 bytes, this one {len(data)}")
+        raise KeyStoreError(f"{path}: a KEK file holds exactly 32 bytes, this one "
+                            f"{len(data) if len(data) <= 32 else 'more'}")
     return data
 
 

@@ -319,3 +319,32 @@ def test_key_in_use_stays_cached(store):
     store.cache_bytes = 1
     assert store.get(series.key_id) is series and store.get(series.key_id) is series
     assert list(store._cache) == [series.key_id]
+
+
+def test_kek_file_through_a_symbolic_link_is_refused(tmp_path, store):
+    link = tmp_path / "link.key"
+    link.symlink_to(tmp_path / "kek.key")
+    with pytest.raises(KeyStoreError, match="symbolic link; give the path of the file itself"):
+        KeyStore.open(store.path, kek_file=link)
+
+
+def test_kek_file_of_another_user_is_refused(tmp_path, store, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(tmp_path / "kek.key").st_uid + 1)
+    with pytest.raises(KeyStoreError, match="belongs to user id .*, not to this user"):
+        KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "empty", "long"])
+def test_kek_file_that_is_not_a_32_byte_regular_file(tmp_path, store, kind):
+    bad = tmp_path / "bad.key"
+    if kind == "folder":
+        bad.mkdir(mode=0o700)
+    elif kind == "fifo":
+        os.mkfifo(bad, 0o600)  # opening must not block waiting for a writer
+    else:
+        bad.write_bytes(b"" if kind == "empty" else b"k" * 64)
+        bad.chmod(0o600)
+    problem = {"folder": "not a regular file", "fifo": "not a regular file", "empty": "this one 0",
+               "long": "this one more"}[kind]
+    with pytest.raises(KeyStoreError, match=problem):
+        KeyStore.open(store.path, kek_file=bad)

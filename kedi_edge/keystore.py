@@ -197,21 +197,28 @@ def read_kek_file(path: str | os.PathLike) -> bytes:
     return data
 
 
+def _new_kek_file(path: Path) -> bytes | None:
+    """A new random KEK written to ``path`` (mode 0600, atomically); None if ``path`` exists."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        kek = os.urandom(32)
+        # A temporary file with mode 0600 in the same folder, fsynced, then linked to
+        # its name only if that is free, and the folder fsynced: the KEK file appears
+        # whole or not at all, and an existing one is never replaced.
+        write_atomic(path, kek, overwrite=False, mode=0o600)
+    except FileExistsError:
+        return None
+    except OSError as e:
+        raise KeyStoreError(f"{path}: cannot create the KEK file ({e.strerror or e})") from e
+    return kek
+
+
 def create_kek_file(path: str | os.PathLike) -> bytes:
     """Create a new random KEK file with mode 0600; refuses to replace an existing one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    kek = os.urandom(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise KeyStoreError(f"{path}: a KEK file already exists; not replacing it") from e
-    except OSError as e:
-        raise KeyStoreError(f"{path}: cannot create the KEK file ({e.strerror})") from e
-    with os.fdopen(fd, "wb") as f:
-        f.write(kek)
-        f.flush()
-        os.fsync(f.fileno())
+    kek = _new_kek_file(path)
+    if kek is None:
+        raise KeyStoreError(f"{path}: a KEK file already exists; not replacing it")
     return kek
 
 
@@ -271,7 +278,7 @@ class KeyStore:
             kek_meta = {"kind": "passphrase", "scrypt": {**_SCRYPT, "salt": _b64(salt)}}
         else:
             kf = Path(kek_file) if kek_file is not None else default_kek_file()
-            kek = read_kek_file(kf) if kf.exists() else create_kek_file(kf)
+            kek = (None if os.path.lexists(kf) else _new_kek_file(kf)) or read_kek_file(kf)
             kek_meta = {"kind": "file"}
         nonce = os.urandom(12)
         meta = {"format": STORE_FORMAT, "kek": kek_meta, "check_nonce": _b64(nonce),

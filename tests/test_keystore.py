@@ -326,6 +326,11 @@ def test_kek_file_through_a_symbolic_link_is_refused(tmp_path, store):
     link.symlink_to(tmp_path / "kek.key")
     with pytest.raises(KeyStoreError, match="symbolic link; give the path of the file itself"):
         KeyStore.open(store.path, kek_file=link)
+    link.unlink()
+    link.symlink_to(tmp_path / "nowhere.key")  # dangling: never followed to create a file either
+    with pytest.raises(KeyStoreError, match="symbolic link"):
+        KeyStore.init(tmp_path / "s2", kek_file=link)
+    assert not (tmp_path / "nowhere.key").exists()
 
 
 def test_kek_file_of_another_user_is_refused(tmp_path, store, monkeypatch):
@@ -348,3 +353,21 @@ def test_kek_file_that_is_not_a_32_byte_regular_file(tmp_path, store, kind):
                "long": "this one more"}[kind]
     with pytest.raises(KeyStoreError, match=problem):
         KeyStore.open(store.path, kek_file=bad)
+
+
+def test_kek_file_is_created_atomically_and_never_replaced(tmp_path, monkeypatch):
+    from kedi_edge import keystore
+
+    kek = tmp_path / "cfg" / "kek.key"
+    written = []
+    real = keystore.write_atomic
+    monkeypatch.setattr(keystore, "write_atomic", lambda p, d, **kw: written.append((p, kw)) or real(p, d, **kw))
+    created = keystore.create_kek_file(kek)
+    assert written == [(kek, {"overwrite": False, "mode": 0o600})]
+    assert kek.read_bytes() == created and kek.stat().st_mode & 0o777 == 0o600
+    assert (kek.parent.stat().st_mode & 0o777) == 0o700 and os.listdir(kek.parent) == ["kek.key"]
+    with pytest.raises(KeyStoreError, match="already exists; not replacing it"):
+        keystore.create_kek_file(kek)
+    assert kek.read_bytes() == created
+    s = KeyStore.init(tmp_path / "store", kek_file=kek)  # init uses an existing KEK file
+    assert kek.read_bytes() == created and KeyStore.open(s.path, kek_file=kek).path == s.path

@@ -58,11 +58,23 @@ def _seed_bytes(seed: Any) -> bytes:
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:
-    """Each plane scaled to [0, 1] by its own minimum and maximum (constant planes -> 0)."""
-    x = image.astype(np.float32)
+    """Each plane scaled to [0, 1] by its own minimum and maximum (constant planes -> 0).
+
+    Computed in float64 (exact for every integer dtype up to 32 bits, and no overflow for
+    float32 ranges such as +-3e38), then rounded to the network's float32. ``image`` must
+    be finite.
+    """
+    x = image.astype(np.float64)
     lo = x.min(axis=(-2, -1), keepdims=True)
-    span = x.max(axis=(-2, -1), keepdims=True) - lo
-    return np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
+    hi = x.max(axis=(-2, -1), keepdims=True)
+    with np.errstate(over="ignore"):
+        span = hi - lo
+    if not np.isfinite(span).all():  # a float64 range beyond 1.8e308: halving is exact
+        x *= 0.5
+        lo, span = lo * 0.5, hi * 0.5 - lo * 0.5
+    x -= lo  # exactly 0 on constant planes
+    x /= np.where(span > 0, span, 1.0)
+    return x.astype(np.float32)
 
 
 class KeyGenerator:
@@ -145,11 +157,12 @@ class KeyGenerator:
                  *, raw: bool = False) -> np.ndarray:
         """A key of ``shape`` ((H, W) or (..., H, W), one key plane per 2-D plane) and dtype.
 
-        ``image``: the image the key is for, same shape (None: a blank image). ``seed``:
-        bytes (>= 16) or a non-negative int; default 32 fresh bytes from ``secrets``. The
-        same seed, image and provider give the same key. Byte p of each key pixel (least
-        significant first) is key plane p, so 16-bit keys use two 8-bit planes. With
-        ``raw=True`` the network's own bytes are returned, without the keystream pad.
+        ``image``: the image the key is for, same shape, finite (None: a blank image).
+        ``seed``: bytes (>= 16) or a non-negative int; default 32 fresh bytes from
+        ``secrets``. The same seed, image and provider give the same key. Byte p of each
+        key pixel (least significant first) is key plane p, so 16-bit keys use two 8-bit
+        planes. With ``raw=True`` the network's own bytes are returned, without the
+        keystream pad.
         """
         shape, dtype = self._check_request(shape, dtype, image)
         seed = _seed_bytes(seed)
@@ -173,13 +186,28 @@ class KeyGenerator:
         name = "raw" if raw else "key"
         for i in range(0, planes, step):
             sl = slice(i, i + step)
+            n = x[sl].shape[0]
             (k,) = self.session.run([name], {"image": x[sl], "noise": noise[sl], "pad": pad[sl]})
-            b = k[:, :nbytes, :h, :w].astype(np.uint8)  # exact: whole numbers 0..255
+            b = self._bytes(k, n, nbytes, hp, wp, name)[:, :, :h, :w]
             acc = np.zeros(b.shape[:1] + b.shape[2:], dtype=out.dtype)
             for p in range(nbytes):
                 acc |= b[:, p].astype(out.dtype) << np.array(8 * p, dtype=out.dtype)
             out[sl] = acc
         return out.view(dtype.newbyteorder("=")).reshape(shape)
+
+    def _bytes(self, r: np.ndarray, n: int, nbytes: int, hp: int, wp: int,
+               name: str) -> np.ndarray:
+        """The first ``nbytes`` planes of output ``name`` as uint8, after checking that
+        it has the expected shape and holds only finite values in 0..255."""
+        if r.ndim != 4 or r.shape[0] != n or r.shape[1] < nbytes or r.shape[2:] != (hp, wp):
+            raise ModelError(f"{self.path}: output {name!r} has shape {r.shape}, expected "
+                             f"({n}, >= {nbytes}, {hp}, {wp})")
+        b = r[:, :nbytes]
+        lo, hi = b.min(), b.max()  # NaN propagates into both
+        if not (lo >= 0 and hi <= 255):
+            raise ModelError(f"{self.path}: output {name!r} holds values from {lo} to {hi}; "
+                             "key bytes must be finite and within 0..255")
+        return b.astype(np.uint8)  # exact: whole numbers 0..255
 
     def _check_request(self, shape, dtype, image):
         try:
@@ -202,6 +230,9 @@ class KeyGenerator:
                 raise InvalidInputError(f"image: shape {image.shape} does not match key shape {shape}")
             if image.dtype.kind not in "uifb":
                 raise InvalidInputError(f"image: expected a numeric array, got dtype {image.dtype}")
+            if image.dtype.kind == "f" and not np.isfinite(image).all():
+                raise InvalidInputError("image: contains NaN or infinity; the key generator "
+                                        "needs finite pixel values")
         return shape, dtype
 
 

@@ -192,3 +192,76 @@ def test_cuda_is_asked_for_full_float32(monkeypatch):
     g = keygen.KeyGenerator(device="auto")
     assert seen["providers"][0] == ("CUDAExecutionProvider", {"use_tf32": "0"})
     assert seen["providers"][-1] == "CPUExecutionProvider" and g.device == "cpu"  # the spy fell back
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_image_is_rejected(gen, dtype, bad):
+    image = np.ones((16, 16), dtype)
+    image[3, 5] = bad
+    with pytest.raises(InvalidInputError, match="image: contains NaN or infinity"):
+        gen.generate(image.shape, np.uint32, image, seed=1)
+
+
+@pytest.mark.parametrize("dtype, limit", [(np.float32, 3e38), (np.float64, 1.7e308)])
+def test_float_ranges_near_the_limit_give_real_keys(gen, dtype, limit):
+    """Finite images whose range overflows the float type (max - min > the largest
+    float) are normalised without overflow: the keys are as random as any (they were
+    all zeros for every seed)."""
+    image = np.random.default_rng(0).uniform(-1, 1, (64, 64)) * limit
+    image = image.astype(dtype)
+    raw = gen.generate(image.shape, np.uint8, image, seed=2, raw=True)
+    assert metrics.entropy(raw) > 7.9
+    a = gen.generate(image.shape, np.uint32, image, seed=3)
+    b = gen.generate(image.shape, np.uint32, image, seed=4)
+    assert (a != b).mean() > 0.99 and (a != 0).mean() > 0.99
+
+
+def test_integer_images_normalise_as_before(gen, ct):
+    """Normalising in float64 then rounding equals float32 normalisation for integer
+    images (both round the exact quotient once), so their keys did not change."""
+    from kedi_edge.keygen import _normalise
+
+    for image in (ct, np.random.default_rng(1).integers(-2**15, 2**15, (3, 40, 50), dtype=np.int16)):
+        x = image.astype(np.float32)
+        lo = x.min(axis=(-2, -1), keepdims=True)
+        old = (x - lo) / (x.max(axis=(-2, -1), keepdims=True) - lo)
+        np.testing.assert_array_equal(_normalise(image), old)
+    np.testing.assert_array_equal(_normalise(np.full((2, 3, 4), 7, np.uint16)), np.zeros((2, 3, 4), np.float32))
+
+
+def _write_model(path, nodes, initializers=(), out_planes=4):
+    """A stand-in generator with the shipped model's inputs and outputs ``key`` and
+    ``raw`` of ``out_planes`` planes, computed by ``nodes``."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", c, "H", "W"])
+           for n, c in (("image", 1), ("noise", 2), ("pad", 4))]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", out_planes, "H", "W"])
+            for n in ("key", "raw")]
+    graph = helper.make_graph(nodes, "g", ins, outs, list(initializers))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), path)
+    return path
+
+
+def _scalar(name, value):
+    from onnx import TensorProto, helper
+
+    return helper.make_tensor(name, TensorProto.FLOAT, [], [value])
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 300.0, -1.0])
+@pytest.mark.parametrize("raw", [False, True])
+def test_model_output_outside_bytes_is_a_model_error(tmp_path, value, raw):
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    path = _write_model(tmp_path / "bad_out.onnx", [
+        helper.make_node("Mul", ["pad", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "v"], ["key"]),
+        helper.make_node("Add", ["z", "v"], ["raw"]),
+    ], [_scalar("zero", 0.0), _scalar("v", value)])
+    g = KeyGenerator(path, device="cpu")
+    with pytest.raises(ModelError, match=r"bad_out.onnx: output '\w+' holds values"):
+        g.generate((8, 8), np.uint16, seed=1, raw=raw)

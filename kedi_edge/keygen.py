@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes.util
 import hashlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -23,7 +24,7 @@ __all__ = ["KeyGenerator", "default_model_path"]
 MODEL_FILE = "zzgan_generator.onnx"
 STRIDE = 4  # the generator works on sizes that are multiples of this
 _INPUTS = ("image", "noise", "pad")
-_OUTPUTS = ("key", "raw")
+_OUTPUT = "raw"  # the network's own key bytes; the runtime adds the keystream pad itself
 _CHUNK_PIXELS = 1 << 21  # planes per ONNX Runtime call: about 2 Mpixel at a time
 _DEVICES = ("auto", "cpu", "cuda")
 _last_providers: list[str] | None = None  # for runtime_info()
@@ -77,6 +78,27 @@ def _normalise(image: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def _check_card(path: Path, digest: str, required: bool) -> None:
+    """Checks ``digest`` against the sha256 on the model card next to ``path`` (same stem,
+    ``.json``). A missing card raises ModelError if ``required``, else is accepted."""
+    card = path.with_suffix(".json")
+    if not card.exists():
+        if required:
+            raise ModelError(f"{path}: its model card {card.name} is missing, so the shipped "
+                             "generator cannot be verified; reinstall kedi_edge")
+        return
+    try:
+        want = json.loads(card.read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ModelError(f"{card}: cannot read the model card ({e})") from e
+    if not isinstance(want, str):
+        raise ModelError(f"{card}: the model card has no sha256 string")
+    if want.lower() != digest:
+        raise ModelError(f"{path}: sha256 {digest[:16]}... does not match its model card "
+                         f"{card.name} ({want[:16]}...): the file is damaged or was replaced; "
+                         "reinstall kedi_edge, or export the model and its card again")
+
+
 class KeyGenerator:
     """Key images from the ZZ-GAN generator.
 
@@ -85,6 +107,11 @@ class KeyGenerator:
     (raises :class:`ProviderError` unless CUDA really runs). ``threads``: ONNX Runtime
     intra-op threads (default: its own choice). The active provider list is in
     ``providers``; the model file's digest in ``sha256``.
+
+    The model file's sha256 must match the ``sha256`` of its model card, the file of the
+    same name ending in ``.json``. The shipped model must have its card; a custom
+    ``model`` without one is accepted unchecked. Either mismatch raises
+    :class:`ModelError`.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, device: str = "auto",
@@ -100,6 +127,7 @@ class KeyGenerator:
         except OSError as e:
             raise ModelError(f"{self.path}: cannot read the generator model ({e.strerror or e})") from e
         self.sha256 = hashlib.sha256(data).hexdigest()
+        _check_card(self.path, self.sha256, required=model is None)
 
         available = ort.get_available_providers()
         want_cuda = device == "cuda" or (device == "auto" and _cuda_driver_present())
@@ -140,10 +168,10 @@ class KeyGenerator:
 
     def _check_signature(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = [o.name for o in self.session.get_outputs()]
-        if set(inputs) != set(_INPUTS) or not set(_OUTPUTS) <= set(outputs):
-            raise ModelError(f"{self.path}: expected inputs {list(_INPUTS)} and outputs "
-                             f"{list(_OUTPUTS)}, got {sorted(inputs)} and {outputs}")
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if set(inputs) != set(_INPUTS) or _OUTPUT not in outputs:
+            raise ModelError(f"{self.path}: expected inputs {list(_INPUTS)} and an output "
+                             f"{_OUTPUT!r}, got {sorted(inputs)} and {list(outputs)}")
         planes = []
         for name in ("noise", "pad"):
             shape = inputs[name].shape
@@ -161,8 +189,9 @@ class KeyGenerator:
         ``seed``: bytes (>= 16) or a non-negative int; default 32 fresh bytes from
         ``secrets``. The same seed, image and provider give the same key. Byte p of each
         key pixel (least significant first) is key plane p, so 16-bit keys use two 8-bit
-        planes. With ``raw=True`` the network's own bytes are returned, without the
-        keystream pad.
+        planes. Each key byte is (raw + pad) mod 256: the network's byte plus a keystream
+        byte, added here; the network is given zeros for ``pad``, so no model can cancel
+        it. With ``raw=True`` the network's own bytes are returned, without the pad.
         """
         shape, dtype = self._check_request(shape, dtype, image)
         seed = _seed_bytes(seed)
@@ -178,34 +207,35 @@ class KeyGenerator:
         n_noise, n_pad = planes * self.noise_planes * hp * wp, planes * self.key_planes * hp * wp
         stream = keystream(seed, info, n_noise + n_pad)
         noise = ((stream[:n_noise].astype(np.float32) + 0.5) / 256).reshape(planes, self.noise_planes, hp, wp)
-        pad = stream[n_noise:].astype(np.float32).reshape(planes, self.key_planes, hp, wp)
+        pad = stream[n_noise:].reshape(planes, self.key_planes, hp, wp)
 
         nbytes = dtype.itemsize
         out = np.empty((planes, h, w), dtype=np.dtype(f"<u{nbytes}"))
         step = max(1, _CHUNK_PIXELS // (hp * wp))
-        name = "raw" if raw else "key"
+        no_pad = np.zeros((min(step, planes), self.key_planes, hp, wp), np.float32)
         for i in range(0, planes, step):
             sl = slice(i, i + step)
             n = x[sl].shape[0]
-            (k,) = self.session.run([name], {"image": x[sl], "noise": noise[sl], "pad": pad[sl]})
-            b = self._bytes(k, n, nbytes, hp, wp, name)[:, :, :h, :w]
+            (r,) = self.session.run([_OUTPUT], {"image": x[sl], "noise": noise[sl], "pad": no_pad[:n]})
+            b = self._bytes(r, n, nbytes, hp, wp)[:, :, :h, :w]
+            if not raw:
+                b += pad[sl, :nbytes, :h, :w]  # uint8: wraps mod 256
             acc = np.zeros(b.shape[:1] + b.shape[2:], dtype=out.dtype)
             for p in range(nbytes):
                 acc |= b[:, p].astype(out.dtype) << np.array(8 * p, dtype=out.dtype)
             out[sl] = acc
         return out.view(dtype.newbyteorder("=")).reshape(shape)
 
-    def _bytes(self, r: np.ndarray, n: int, nbytes: int, hp: int, wp: int,
-               name: str) -> np.ndarray:
-        """The first ``nbytes`` planes of output ``name`` as uint8, after checking that
+    def _bytes(self, r: np.ndarray, n: int, nbytes: int, hp: int, wp: int) -> np.ndarray:
+        """The first ``nbytes`` planes of a ``raw`` output as uint8, after checking that
         it has the expected shape and holds only finite values in 0..255."""
         if r.ndim != 4 or r.shape[0] != n or r.shape[1] < nbytes or r.shape[2:] != (hp, wp):
-            raise ModelError(f"{self.path}: output {name!r} has shape {r.shape}, expected "
+            raise ModelError(f"{self.path}: output {_OUTPUT!r} has shape {r.shape}, expected "
                              f"({n}, >= {nbytes}, {hp}, {wp})")
         b = r[:, :nbytes]
         lo, hi = b.min(), b.max()  # NaN propagates into both
         if not (lo >= 0 and hi <= 255):
-            raise ModelError(f"{self.path}: output {name!r} holds values from {lo} to {hi}; "
+            raise ModelError(f"{self.path}: output {_OUTPUT!r} holds values from {lo} to {hi}; "
                              "key bytes must be finite and within 0..255")
         return b.astype(np.uint8)  # exact: whole numbers 0..255
 

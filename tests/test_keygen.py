@@ -1,5 +1,7 @@
 """kedi_edge.keygen: the shipped ZZ-GAN generator on ONNX Runtime."""
 
+import hashlib
+import json
 import subprocess
 import sys
 
@@ -251,6 +253,37 @@ def _scalar(name, value):
     return helper.make_tensor(name, TensorProto.FLOAT, [], [value])
 
 
+def test_no_model_can_cancel_the_pad(tmp_path):
+    """A replaced graph whose ``key`` is zero and whose ``raw`` is 255 - pad: the runtime
+    adds the pad itself and shows the graph zeros in its place, so the keys stay random
+    (they were all zeros)."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    path = _write_model(tmp_path / "cancel.onnx", [
+        helper.make_node("Mul", ["pad", "zero"], ["key"]),
+        helper.make_node("Sub", ["c255", "pad"], ["raw"]),
+    ], [_scalar("zero", 0.0), _scalar("c255", 255.0)])
+    g = KeyGenerator(path, device="cpu")
+    a, b = g.generate((64, 64), np.uint32), g.generate((64, 64), np.uint32)
+    assert (a != 0).mean() > 0.99 and (a != b).mean() > 0.99
+    assert metrics.entropy(a.view(np.uint8)) > 7.9
+
+
+def test_shipped_key_output_is_raw_plus_pad(gen):
+    """The runtime computes (raw + pad) mod 256 itself and runs the graph with zeros for
+    ``pad``: bit for bit what the shipped graph's ``key`` output gives, because its
+    ``raw`` does not depend on ``pad``."""
+    rng = np.random.default_rng(0)
+    feed = {"image": rng.random((2, 1, 32, 48), dtype=np.float32),
+            "noise": ((rng.integers(0, 256, (2, 2, 32, 48)) + 0.5) / 256).astype(np.float32),
+            "pad": rng.integers(0, 256, (2, 4, 32, 48)).astype(np.float32)}
+    key, raw = gen.session.run(["key", "raw"], feed)
+    (raw0,) = gen.session.run(["raw"], feed | {"pad": np.zeros_like(feed["pad"])})
+    np.testing.assert_array_equal(raw0, raw)
+    np.testing.assert_array_equal(key, (raw + feed["pad"]) % 256)
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), 300.0, -1.0])
 @pytest.mark.parametrize("raw", [False, True])
 def test_model_output_outside_bytes_is_a_model_error(tmp_path, value, raw):
@@ -263,5 +296,56 @@ def test_model_output_outside_bytes_is_a_model_error(tmp_path, value, raw):
         helper.make_node("Add", ["z", "v"], ["raw"]),
     ], [_scalar("zero", 0.0), _scalar("v", value)])
     g = KeyGenerator(path, device="cpu")
-    with pytest.raises(ModelError, match=r"bad_out.onnx: output '\w+' holds values"):
+    with pytest.raises(ModelError, match="bad_out.onnx: output 'raw' holds values"):
         g.generate((8, 8), np.uint16, seed=1, raw=raw)
+
+
+def _copy_shipped(tmp_path, card=True):
+    src = default_model_path()
+    model = tmp_path / src.name
+    model.write_bytes(src.read_bytes())
+    if card:
+        model.with_suffix(".json").write_bytes(src.with_suffix(".json").read_bytes())
+    return model
+
+
+def _flip_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40  # inside a weight: the file still loads
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_shipped_model_is_refused(tmp_path, monkeypatch):
+    from kedi_edge import keygen
+
+    model = _copy_shipped(tmp_path)
+    monkeypatch.setattr(keygen, "default_model_path", lambda: model)
+    assert KeyGenerator(device="cpu").sha256 == json.loads(model.with_suffix(".json").read_text())["sha256"]
+    _flip_byte(model)
+    with pytest.raises(ModelError, match=r"zzgan_generator.onnx: sha256 \w+\.\.\. does not match "
+                                         r"its model card zzgan_generator.json"):
+        KeyGenerator(device="cpu")
+
+
+def test_shipped_model_needs_its_card(tmp_path, monkeypatch):
+    from kedi_edge import keygen
+
+    model = _copy_shipped(tmp_path, card=False)
+    monkeypatch.setattr(keygen, "default_model_path", lambda: model)
+    with pytest.raises(ModelError, match="model card zzgan_generator.json is missing"):
+        KeyGenerator(device="cpu")
+
+
+def test_custom_model_is_checked_against_a_card_of_its_name(tmp_path):
+    model = _copy_shipped(tmp_path)
+    _flip_byte(model)
+    with pytest.raises(ModelError, match="does not match its model card"):
+        KeyGenerator(model, device="cpu")
+    model.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ModelError, match="zzgan_generator.json: cannot read the model card"):
+        KeyGenerator(model, device="cpu")
+    model.with_suffix(".json").write_text('{"sha256": null}')
+    with pytest.raises(ModelError, match="no sha256"):
+        KeyGenerator(model, device="cpu")
+    model.with_suffix(".json").unlink()  # no card: a custom model is accepted as it is
+    assert KeyGenerator(model, device="cpu").sha256 == hashlib.sha256(model.read_bytes()).hexdigest()

@@ -179,6 +179,10 @@ class KeyGenerator:
                 raise ModelError(f"{self.path}: input {name!r} must be (N, C, H, W) with a fixed C")
             planes.append(shape[1])
         self.noise_planes, self.key_planes = planes
+        shape = outputs[_OUTPUT].shape
+        if len(shape) != 4 or not isinstance(shape[1], int) or shape[1] < self.key_planes:
+            raise ModelError(f"{self.path}: output {_OUTPUT!r} must be (N, C, H, W) with a fixed "
+                             f"C of at least {self.key_planes} (the planes of 'pad'), got {shape}")
 
     def generate(self, shape: tuple[int, ...], dtype: Any = np.uint8,
                  image: np.ndarray | None = None, seed: bytes | int | None = None,

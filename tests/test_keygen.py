@@ -300,6 +300,18 @@ def test_model_output_outside_bytes_is_a_model_error(tmp_path, value, raw):
         g.generate((8, 8), np.uint16, seed=1, raw=raw)
 
 
+def test_model_with_too_few_output_planes(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    axis = helper.make_tensor("axis", TensorProto.INT64, [1], [1])
+    path = _write_model(tmp_path / "narrow.onnx", [
+        helper.make_node("ReduceMax", ["pad", "axis"], [n], keepdims=1) for n in ("key", "raw")
+    ], [axis], out_planes=1)
+    with pytest.raises(ModelError, match=r"narrow.onnx: output 'raw' must be .* at least 4"):
+        KeyGenerator(path, device="cpu")
+
+
 def _copy_shipped(tmp_path, card=True):
     src = default_model_path()
     model = tmp_path / src.name

@@ -121,6 +121,8 @@ class KeyGenerator:
 
         if device not in _DEVICES:
             raise InvalidInputError(f"device: expected one of {', '.join(_DEVICES)}, got {device!r}")
+        if threads is not None and int(threads) < 1:
+            raise InvalidInputError(f"threads: expected >= 1, got {threads}")
         self.path = Path(model) if model is not None else default_model_path()
         try:
             data = self.path.read_bytes()
@@ -134,37 +136,52 @@ class KeyGenerator:
         if device == "cuda" and "CUDAExecutionProvider" not in available:
             raise ProviderError(f"device='cuda': this ONNX Runtime has no CUDA provider "
                                 f"(available: {', '.join(available)})")
-        providers: list[Any] = ["CPUExecutionProvider"]
         if want_cuda and "CUDAExecutionProvider" in available:
             # Full float32 convolutions: with TF32 only 3% of key bytes match the CPU
             # provider's for the same inputs, without it 99.3%, at the same speed
-            # (benchmarks/cuda_check.py on an H200).
-            providers.insert(0, ("CUDAExecutionProvider", {"use_tf32": "0"}))
+            # (benchmarks/cuda_check.py on an H200). cuDNN picks its convolution
+            # algorithms by heuristics rather than by timing them (the default,
+            # EXHAUSTIVE, may pick differently from one session to the next), and
+            # deterministic kernels where ONNX Runtime has them. These two settings are
+            # from ONNX Runtime's documentation and not yet measured on a GPU.
+            cuda = ("CUDAExecutionProvider", {"use_tf32": "0", "cudnn_conv_algo_search": "HEURISTIC"})
+            self.session = self._session(ort, data, [cuda, "CPUExecutionProvider"], device, threads)
+            if self.session.get_providers()[0] != "CUDAExecutionProvider":
+                if device == "cuda":
+                    raise ProviderError("device='cuda': ONNX Runtime fell back to "
+                                        f"{self.session.get_providers()[0]} (CUDA or cuDNN libraries missing?)")
+                # CUDA did not start: build the CPU session as device='cpu' does, so the
+                # same seed and image give the same key as on a machine without CUDA.
+                self.session = self._session(ort, data, ["CPUExecutionProvider"], device, threads)
+        else:
+            self.session = self._session(ort, data, ["CPUExecutionProvider"], device, threads)
+        self.providers = self.session.get_providers()
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self._check_signature()
+        _last_providers = list(self.providers)
+
+    def _session(self, ort: Any, data: bytes, providers: list[Any], device: str,
+                 threads: int | None) -> Any:
+        """An InferenceSession on ``providers``; CPU-only sessions always get the same options."""
         opts = ort.SessionOptions()
         opts.log_severity_level = 3 if device == "auto" else 2
         if providers == ["CPUExecutionProvider"]:
             # The NCHWc layout pass (ENABLE_ALL) slows this thin network by about 15% on
-            # CPUs (measured by benchmarks/bench_keygen.py); the graph fusions stay on.
+            # CPUs (measured by benchmarks/bench_keygen.py) and changes 0.5% of the key
+            # bytes; the graph fusions stay on.
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        elif hasattr(opts, "use_deterministic_compute"):
+            opts.use_deterministic_compute = True
         # ONNX Runtime's workers otherwise spin after each run, stealing the cores the
         # sealing kernels and AES-GCM run on next.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
-            if int(threads) < 1:
-                raise InvalidInputError(f"threads: expected >= 1, got {threads}")
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(data, sess_options=opts, providers=providers)
+            return ort.InferenceSession(data, sess_options=opts, providers=providers)
         except Exception as e:  # ONNX Runtime raises its own Fail/InvalidGraph types
             raise ModelError(f"{self.path}: not a loadable ONNX generator ({e})") from e
-        self.providers = self.session.get_providers()
-        if device == "cuda" and self.providers[0] != "CUDAExecutionProvider":
-            raise ProviderError("device='cuda': ONNX Runtime fell back to "
-                                f"{self.providers[0]} (CUDA or cuDNN libraries missing?)")
-        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
-        self._check_signature()
-        _last_providers = list(self.providers)
 
     def _check_signature(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}

@@ -42,13 +42,14 @@ from ._fsutil import write_atomic
 from .envelope import Key
 from .exceptions import InvalidInputError, KeyNotFoundError, KeyStoreError
 
-__all__ = ["POLICIES", "KeyStore", "default_kek_file", "default_store_path"]
+__all__ = ["MIN_KEY_PIXELS", "POLICIES", "KeyStore", "default_kek_file", "default_store_path"]
 
 STORE_FORMAT = "kedi-keystore/1"
 ENTRY_FORMAT = "kedi-key/1"
 POLICIES = ("image", "series", "study")
 _KEY_ID = re.compile(r"^k[0-9a-f]{24}$")
 _CHECK = b"kedi-edge key store KEK check"
+MIN_KEY_PIXELS = 8  # 256 bits: a key image is hashed (SHA-256) into the key material
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}  # what init writes; open accepts the ranges below
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = (2**15, 2**20), (8, 16), (1, 4)
 _SCRYPT_MAX_MEMORY = 2**30  # bytes: 128 * n * r
@@ -362,10 +363,19 @@ class KeyStore:
 
     def add(self, image: np.ndarray, *, model_sha256: str | None = None,
             scope: dict[str, Any] | None = None) -> Key:
-        """Store a key image (uint32, 2-D) under a fresh id and return it as a Key."""
+        """Store a key image under a fresh id and return it as a Key.
+
+        ``image``: a 2-D uint32 array (either byte order) of at least MIN_KEY_PIXELS
+        pixels; anything else is refused (InvalidInputError), never converted.
+        """
+        image = np.asarray(image)
+        if image.dtype.kind != "u" or image.dtype.itemsize != 4:
+            raise InvalidInputError(f"key image must be a uint32 array, got {image.dtype} (a key is four "
+                                    f"random bytes per pixel; nothing is converted)")
+        if image.ndim != 2 or image.size < MIN_KEY_PIXELS:
+            raise InvalidInputError(f"key image must be 2-D with at least {MIN_KEY_PIXELS} pixels "
+                                    f"({MIN_KEY_PIXELS * 32} bits), got shape {image.shape}")
         image = np.ascontiguousarray(image, dtype="<u4")
-        if image.ndim != 2 or image.size == 0:
-            raise InvalidInputError(f"key image must be 2-D and non-empty, got shape {image.shape}")
         key_id = "k" + os.urandom(12).hex()
         entry = {"format": ENTRY_FORMAT, "key_id": key_id,
                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -382,8 +392,21 @@ class KeyStore:
 
     def new_key(self, generator: Any, shape: tuple[int, int], image: np.ndarray | None = None,
                 seed: bytes | None = None, scope: dict[str, Any] | None = None) -> Key:
-        """Make a key image of ``shape`` with a KeyGenerator (for ``image`` if given) and store it."""
-        img = generator.generate(tuple(shape), np.uint32, image, seed)
+        """Make a key image of ``shape`` with a KeyGenerator (for ``image`` if given) and store it.
+
+        A shape of fewer than MIN_KEY_PIXELS pixels gets more rows (and ``image`` is
+        repeated to match): keys are tiled and cropped to the images they seal, so the
+        key still fits, and it carries at least MIN_KEY_PIXELS * 32 bits.
+        """
+        shape = tuple(shape)
+        if len(shape) == 2 and all(isinstance(v, int | np.integer) and v >= 1 for v in shape):
+            h, w = int(shape[0]), int(shape[1])
+            if h * w < MIN_KEY_PIXELS:
+                rows = -(-MIN_KEY_PIXELS // w)
+                if image is not None and np.shape(image) == (h, w):
+                    image = np.tile(np.asarray(image), (-(-rows // h), 1))[:rows]
+                shape = (rows, w)
+        img = generator.generate(shape, np.uint32, image, seed)
         return self.add(img, model_sha256=getattr(generator, "sha256", None), scope=scope)
 
     def scope_tag(self, policy: str, uid: str) -> str:

@@ -371,3 +371,63 @@ def test_kek_file_is_created_atomically_and_never_replaced(tmp_path, monkeypatch
     assert kek.read_bytes() == created
     s = KeyStore.init(tmp_path / "store", kek_file=kek)  # init uses an existing KEK file
     assert kek.read_bytes() == created and KeyStore.open(s.path, kek_file=kek).path == s.path
+
+
+@pytest.mark.parametrize("image", [np.full((4, 4), 255, np.uint8), np.full((4, 4), -1, np.int64),
+                                   np.full((4, 4), 3.9), np.full((4, 4), 7, np.int32), np.ones((4, 4), bool),
+                                   np.full((4, 4), 2**40, np.uint64), [[1, 2, 3, 4], [5, 6, 7, 8]]],
+                         ids=["uint8", "int64", "float", "int32", "bool", "uint64", "list"])
+def test_add_refuses_key_images_that_are_not_uint32(store, image):
+    """Nothing is converted: uint8 255 used to become 0x000000ff, float 3.9 became 3."""
+    with pytest.raises(kedi_edge.InvalidInputError, match="must be a uint32 array"):
+        store.add(image)
+    assert not list((store.path / "keys").iterdir())
+
+
+def test_add_takes_either_byte_order_exactly(store):
+    image = key_image(3, (4, 4))
+    key = store.add(image.astype(">u4"))
+    np.testing.assert_array_equal(key.image, image)
+    np.testing.assert_array_equal(KeyStore.open(store.path, kek_file=store.path.parent / "kek.key")
+                                  .get(key.key_id).image, image)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (2, 3), (7, 1), (4,), (2, 4, 4)])
+def test_add_refuses_keys_under_256_bits(store, shape):
+    with pytest.raises(kedi_edge.InvalidInputError, match="2-D with at least 8 pixels"):
+        store.add(np.ones(shape, np.uint32))
+    store.add(np.arange(8, dtype=np.uint32).reshape(1, 8))  # 8 pixels: accepted
+
+
+def test_existing_small_keys_still_open(tmp_path, store):
+    """Only making a key under 8 pixels is refused: a stored one (from before the
+    minimum) still opens, and seals and opens images."""
+    import base64
+
+    from kedi_edge import keystore
+
+    key = store.add(key_image(0, (2, 4)))
+    path = store.path / "keys" / f"{key.key_id}.json"
+    entry = json.loads(path.read_text())
+    del entry["nonce"], entry["wrapped"]
+    entry["shape"] = [1, 1]
+    nonce = os.urandom(12)
+    wrapped = store._aead.encrypt(nonce, np.array([[0xDEADBEEF]], "<u4").tobytes(), keystore._canonical(entry))
+    path.write_text(json.dumps({**entry, "nonce": base64.b64encode(nonce).decode(),
+                                "wrapped": base64.b64encode(wrapped).decode()}))
+    small = KeyStore.open(store.path, kek_file=tmp_path / "kek.key").get(key.key_id)
+    assert small.image.tolist() == [[0xDEADBEEF]]
+    a = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    np.testing.assert_array_equal(kedi_edge.open(kedi_edge.seal(a, small), small), a)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3), (2, 3), (7, 1)])
+def test_new_key_for_a_tiny_image_is_made_at_least_8_pixels(store, shape):
+    """A key for a tiny image (a small .npy plane, keys new --shape 1x1) gets more rows
+    instead of being refused; it is tiled and cropped to the image when sealing."""
+    gen = kedi_edge.KeyGenerator(device="cpu")
+    img = np.arange(np.prod(shape), dtype=np.uint16).reshape(shape)
+    for image in (img, None):
+        key = store.new_key(gen, shape, image)
+        assert key.image.shape[1] == shape[1] and key.image.shape[0] >= shape[0] and key.image.size >= 8
+        np.testing.assert_array_equal(kedi_edge.open(kedi_edge.seal(img, key), key), img)

@@ -37,8 +37,9 @@ Two implementations compute the same transform: :func:`ripplet_forward` and
 :mod:`kedi_edge.reference.ripplet` wraps by summing over the whole frequency plane.
 
 Speckle is multiplicative: J = I + n I with n ~ N(0, var), clipped to the image's value
-range (the dtype's range for integers). ``despeckle`` works on log(I + offset): there
-speckle is about additive Gaussian noise of variance var; the variance is given or
+range (the dtype's range for integers), on the stored value I whatever its sign. So
+``despeckle`` works on log(|I| + offset) and keeps each pixel's sign: there speckle is
+about additive Gaussian noise of variance var; the variance is given or
 estimated from the image (:func:`estimate_speckle_var`), each directional wedge is
 shrunk with a locally adaptive Wiener rule (see :func:`despeckle`), then the inverse
 transform is exponentiated and the dtype and range restored.
@@ -354,8 +355,10 @@ def estimate_speckle_var(image: np.ndarray) -> float:
     The second difference r = (x * [[1,-2,1],[-2,4,-2],[1,-2,1]]) / 6 cancels linear
     structure and passes white noise at unit gain; where the image is locally flat,
     r / m (m: the 3x3 local mean) is the speckle n. The estimate is
-    (median |r / m| / 0.6745)^2 over interior pixels brighter than 10% of the range:
-    a robust (MAD) variance that texture and edges barely move."""
+    (median |r / m| / 0.6745)^2 over interior pixels brighter than 10% of the range
+    (for an image with negative values: whose |m| is above 10% of the largest |x|, so
+    that means near zero do not inflate r / m): a robust (MAD) variance that texture
+    and edges barely move."""
     from scipy.ndimage import convolve, uniform_filter
 
     x = _check_image(image, "estimate_speckle_var")
@@ -364,7 +367,10 @@ def estimate_speckle_var(image: np.ndarray) -> float:
         return 0.0
     r = convolve(x, _SECOND_DIFF)[1:-1, 1:-1]
     mean = uniform_filter(x, 3)[1:-1, 1:-1]
-    mask = (mean > lo + 0.1 * (hi - lo)) & (np.abs(mean) > 1e-9 * max(abs(lo), abs(hi), 1.0))
+    if lo < 0:  # speckle scales with |x|: the sign does not matter, small |m| does
+        mask = np.abs(mean) > 0.1 * max(-lo, hi)
+    else:
+        mask = (mean > lo + 0.1 * (hi - lo)) & (np.abs(mean) > 1e-9 * max(abs(lo), abs(hi), 1.0))
     if mask.sum() < 16:
         return 0.0
     return float((np.median(np.abs(r[mask] / mean[mask])) / 0.6745) ** 2)
@@ -385,6 +391,13 @@ def despeckle(image: np.ndarray, var: float | None = None, scales: int = 4, c: f
     s^2 = max(mean of |c|^2 over a window x window box (periodic) - sigma_w^2, 0);
     ``strength`` > 1 offsets the noise in s^2. The low-pass band is kept. Returns an
     array of the input's dtype, clipped to its value range.
+
+    The speckle is taken as multiplicative on the stored value, as :func:`add_speckle`
+    makes it: the log model is applied to |x| and each pixel keeps its sign (0 counts
+    as positive), so a signed image (Hounsfield units, say) is despeckled like its
+    magnitude, and ``despeckle(-x, var) == -despeckle(x, var)`` where x has no zeros.
+    Speckle that was multiplicative on an intensity before a shift (HU = intensity -
+    1024) needs the shift undone first.
     """
     from scipy.ndimage import uniform_filter
 
@@ -395,10 +408,11 @@ def despeckle(image: np.ndarray, var: float | None = None, scales: int = 4, c: f
     if not isinstance(window, (int, np.integer)) or window < 1 or not (strength > 0):
         raise InvalidInputError("despeckle: window must be an integer >= 1 and strength > 0")
     lo, hi = float(x.min()), float(x.max())
-    # Log of a strictly positive image: an offset of 1% of the range (at least 1) keeps
-    # zeros (background) finite without bending the bright range.
-    offset = max(1.0, 0.01 * (hi - lo)) - min(lo, 0.0)
-    coeffs = ripplet_forward(np.log(x + offset), scales, c, d, wedges)
+    # Log of the magnitude: an offset of 1% of the range (at least 1) keeps zeros
+    # (background) finite without bending the bright range.
+    offset = max(1.0, 0.01 * (hi - lo))
+    negative = x < 0
+    coeffs = ripplet_forward(np.log(np.abs(x) + offset), scales, c, d, wedges)
     plan = _plan(coeffs.shape, coeffs.scales, coeffs.c, coeffs.d, coeffs.wedges)
     var = estimate_speckle_var(x) if var is None else var
     w_id = 0
@@ -410,7 +424,8 @@ def despeckle(image: np.ndarray, var: float | None = None, scales: int = 4, c: f
                 signal = np.maximum(uniform_filter(power, window, mode="wrap") - noise, 0.0)
                 band[l_] = cw * (signal / (signal + strength * noise))
             w_id += 1
-    out = np.clip(np.exp(ripplet_inverse(coeffs)) - offset, lo, hi)
+    magnitude = np.maximum(np.exp(ripplet_inverse(coeffs)) - offset, 0.0)
+    out = np.clip(np.where(negative, -magnitude, magnitude), lo, hi)
     if a.dtype.kind in "ui":
         out = np.rint(out)
     return out.astype(a.dtype)

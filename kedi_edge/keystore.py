@@ -11,9 +11,12 @@ A key store is a folder::
                           the scope's UID under the KEK, so UIDs are not stored in clear
 
 The KEK is 32 bytes from a key file (a regular file, not a symbolic link, owned by
-this user, no access for group or others) or derived with scrypt from a passphrase. Every write is atomic (temporary file in the
-same folder, fsync, rename), and a scope is claimed with an exclusive link, so
-concurrent processes never corrupt the store or make two keys for one series.
+this user, no access for group or others) or derived with scrypt from a passphrase
+(UTF-8 of its Unicode NFC form; a store made from a non-NFC passphrase before this
+normalisation still opens with the passphrase as typed). Every write is atomic
+(temporary file in the same folder, fsync, rename), and a scope is claimed with an
+exclusive link, so concurrent processes never corrupt the store or make two keys
+for one series.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import os
 import re
 import stat
 import threading
+import unicodedata
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -223,10 +227,24 @@ def create_kek_file(path: str | os.PathLike) -> bytes:
     return kek
 
 
-def _scrypt(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:
+def _passphrase_forms(passphrase: str) -> list[bytes]:
+    """The passphrase's NFC form in UTF-8, then the form as given if it differs (stores
+    made before passphrases were normalised derived their KEK from that); KeyStoreError
+    if it is empty or not text (lone surrogates: bytes that were not UTF-8)."""
     if not passphrase:
         raise KeyStoreError("empty passphrase")
-    return Scrypt(salt=salt, length=32, **params).derive(passphrase.encode("utf-8"))
+    try:
+        forms = [unicodedata.normalize("NFC", passphrase).encode("utf-8"), passphrase.encode("utf-8")]
+    except UnicodeEncodeError:
+        raise KeyStoreError("the passphrase is not valid UTF-8 (KEDI_PASSPHRASE holds bytes that are not UTF-8 "
+                            "text)") from None  # the error would quote part of the passphrase
+    return forms[:1] if forms[0] == forms[1] else forms
+
+
+def _scrypt(passphrase: str | bytes, salt: bytes, params: dict[str, int]) -> bytes:
+    """The KEK from a passphrase (as text, its NFC form in UTF-8 is used) with scrypt."""
+    secret = passphrase if isinstance(passphrase, bytes) else _passphrase_forms(passphrase)[0]
+    return Scrypt(salt=salt, length=32, **params).derive(secret)
 
 
 class KeyStore:
@@ -317,14 +335,17 @@ class KeyStore:
             if passphrase is None:
                 raise KeyStoreError(f"{path}: this key store needs its passphrase (KEDI_PASSPHRASE)")
             salt = params.pop("salt")
-            kek = _scrypt(passphrase, salt, params)
+            forms = _passphrase_forms(passphrase)
+            keks: Any = (_scrypt(form, salt, params) for form in forms)  # the second only if needed
         else:
-            kek = read_kek_file(kek_file if kek_file is not None else default_kek_file())
-        try:
-            AESGCM(kek).decrypt(check_nonce, check, STORE_FORMAT.encode())
-        except InvalidTag as e:
-            raise KeyStoreError(f"{path}: wrong KEK for this key store") from e
-        return cls(path, kek, meta)
+            keks = [read_kek_file(kek_file if kek_file is not None else default_kek_file())]
+        for kek in keks:  # a passphrase: its NFC form, then as given (stores made before NFC)
+            try:
+                AESGCM(kek).decrypt(check_nonce, check, STORE_FORMAT.encode())
+                return cls(path, kek, meta)
+            except InvalidTag:
+                pass
+        raise KeyStoreError(f"{path}: wrong KEK for this key store")
 
     # -- entries ---------------------------------------------------------------
     def _entry_path(self, key_id: str) -> Path:

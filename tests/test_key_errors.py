@@ -1,6 +1,7 @@
 """Key problems through the command line: each a clear error and exit code 9."""
 
 import errno
+import os
 import shutil
 
 import pydicom
@@ -70,3 +71,9 @@ def test_malformed_store_json_is_9(tmp_path, encrypted, capsys):
     (tmp_path / "store" / "store.json").write_text("[]")
     assert decrypt(tmp_path, encrypted) == cli.EXIT_KEYS
     assert "store.json: not a readable key store" in capsys.readouterr().err
+
+
+def test_passphrase_that_is_not_utf8_is_9(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KEDI_PASSPHRASE", os.fsdecode(b"pass\xffword"))
+    assert cli.main(["keys", "init", "--passphrase", "--keys", str(tmp_path / "store")]) == cli.EXIT_KEYS
+    assert "not valid UTF-8" in capsys.readouterr().err

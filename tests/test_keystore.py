@@ -431,3 +431,43 @@ def test_new_key_for_a_tiny_image_is_made_at_least_8_pixels(store, shape):
         key = store.new_key(gen, shape, image)
         assert key.image.shape[1] == shape[1] and key.image.shape[0] >= shape[0] and key.image.size >= 8
         np.testing.assert_array_equal(kedi_edge.open(kedi_edge.seal(img, key), key), img)
+
+
+NFC, NFD = "caf\u00e9 \u00c5ngstr\u00f6m", "cafe\u0301 A\u030angstro\u0308m"
+
+
+def test_passphrase_is_normalised_to_nfc(tmp_path):
+    """The same passphrase typed as composed or decomposed characters (macOS and Linux
+    keyboards differ) opens the store."""
+    s = KeyStore.init(tmp_path / "p", passphrase=NFD)
+    assert KeyStore.open(s.path, passphrase=NFC).path == s.path
+    assert KeyStore.open(s.path, passphrase=NFD).path == s.path
+    with pytest.raises(KeyStoreError, match="wrong KEK"):
+        KeyStore.open(s.path, passphrase="cafe")
+
+
+def test_store_made_with_a_non_nfc_passphrase_before_normalisation_still_opens(tmp_path, monkeypatch):
+    """Before passphrases were normalised, the KEK came from the UTF-8 of the passphrase
+    as typed: such a store opens with that same passphrase."""
+    from kedi_edge import keystore
+
+    monkeypatch.setattr(keystore, "_scrypt", lambda pw, salt, params: keystore.Scrypt(
+        salt=salt, length=32, **params).derive(pw.encode("utf-8") if isinstance(pw, str) else pw))
+    s = KeyStore.init(tmp_path / "p", passphrase=NFD)  # the old derivation: raw UTF-8
+    monkeypatch.undo()
+    assert KeyStore.open(s.path, passphrase=NFD).path == s.path
+    with pytest.raises(KeyStoreError, match="wrong KEK"):
+        KeyStore.open(s.path, passphrase=NFC)  # as before: the composed form never opened it
+
+
+def test_passphrase_that_is_not_utf8_is_a_key_store_error(tmp_path):
+    """os.environ holds bytes that are not UTF-8 as lone surrogates; encoding them
+    raised UnicodeEncodeError (quoting part of the passphrase)."""
+    bad = os.fsdecode(b"secret\xff")
+    with pytest.raises(KeyStoreError, match="not valid UTF-8") as e:
+        KeyStore.init(tmp_path / "p", passphrase=bad)
+    assert "secret" not in str(e.value) and e.value.__cause__ is None
+    KeyStore.init(tmp_path / "q", passphrase="pw")
+    with pytest.raises(KeyStoreError, match="not valid UTF-8"):
+        KeyStore.open(tmp_path / "q", passphrase=bad)
+    assert not (tmp_path / "p").exists()

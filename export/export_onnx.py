@@ -13,6 +13,10 @@
 3. Key quality measured through the runtime (kedi_edge.KeyGenerator) on the file
    just written, and on the same architecture untrained (what training added);
    everything goes into the model card (same name, .json).
+
+The model and its card are written as temporary files next to ``--out`` and renamed
+over the old pair only when both are complete (see :func:`install`): a failure on
+the way leaves the old model and card as they were.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -94,44 +99,33 @@ def check_against_torch(model: torch.nn.Module, path: Path) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="zzgan.pt written by `kedi-edge train`")
-    ap.add_argument("--out", default=str(ROOT / "models" / "zzgan_generator.onnx"))
-    ap.add_argument("--opset", type=int, default=18)
-    args = ap.parse_args(argv)
-    if args.opset < 17:
-        ap.error("--opset must be >= 17")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model, summary = load_generator(args.checkpoint)
-
-    tmp = out.with_suffix(".tmp.onnx")
-    export(model, tmp, args.opset)
+def _export_and_describe(model: torch.nn.Module, summary: dict, tmp: Path, name: str,
+                         opset: int) -> dict:
+    """Exports ``model`` to ``tmp``, checks it against torch, measures it; its card."""
+    export(model, tmp, opset)
     checks = check_against_torch(model, tmp)
-    tmp.replace(out)
-    data = out.read_bytes()
-    m = onnx.load(str(out))
+    data = tmp.read_bytes()
+    m = onnx.load(str(tmp))
     macs = count_macs(m, {"image": [1, 1, 512, 512], "noise": [1, NOISE_PLANES, 512, 512],
                           "pad": [1, KEY_PLANES, 512, 512]})
     t0 = time.perf_counter()
-    quality = key_quality(str(out))
+    quality = key_quality(str(tmp))
     # The same architecture before any training, for comparison: what the GAN added.
     cfg = summary["config"]
     torch.manual_seed(cfg["seed"])
     untrained = Generator(cfg["width"], cfg["head"], cfg.get("head_gain", 32.0)).eval()
-    tmp_untrained = out.with_suffix(".untrained.tmp.onnx")
+    tmp_untrained = tmp.with_suffix(".untrained.onnx")
     try:
-        export(untrained, tmp_untrained, args.opset)
+        export(untrained, tmp_untrained, opset)
         quality_untrained = key_quality(str(tmp_untrained))
     finally:
         tmp_untrained.unlink(missing_ok=True)
-    card = {
+    return {
         "name": "ZZ-GAN key generator (kedi_edge)",
-        "file": out.name,
+        "file": name,
         "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
-        "opset": args.opset,
+        "opset": opset,
         "inputs": {"image": "(N, 1, H, W) float32 in [0, 1]; H, W multiples of 4",
                    "noise": f"(N, {NOISE_PLANES}, H, W) float32, keystream bytes (b + 0.5) / 256",
                    "pad": f"(N, {KEY_PLANES}, H, W) float32, keystream bytes 0..255"},
@@ -158,9 +152,68 @@ def main(argv: list[str] | None = None) -> int:
         "key_quality_untrained_same_architecture": quality_untrained,
         "key_quality_seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def install(model_tmp: Path, card: dict, out: Path) -> Path:
+    """Puts the checked model ``model_tmp`` and its ``card`` in place as ``out`` and
+    ``out`` with suffix .json; returns the card's path.
+
+    ``model_tmp`` must be in ``out``'s folder. The card is written in full next to it
+    and both are flushed to disk before the two renames (os.replace, atomic within a
+    file system), model first; the temporary files are removed whatever happens. A
+    failure before the renames leaves the old pair untouched; only a crash between the
+    two renames can leave a new model with the old card, which the runtime refuses
+    (the sha256 differs).
+    """
     card_path = out.with_suffix(".json")
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote {out} ({len(data)} bytes, {card['gmac_512x512']} GMAC at 512x512) and {card_path}")
+    card_tmp = model_tmp.with_suffix(".json")
+    try:
+        text = json.dumps(card, indent=2) + "\n"
+        with open(card_tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync(model_tmp)
+        os.replace(model_tmp, out)
+        os.replace(card_tmp, card_path)
+        if hasattr(os, "O_DIRECTORY"):  # the renames themselves, where the OS allows it
+            _fsync(out.parent)
+    finally:
+        model_tmp.unlink(missing_ok=True)
+        card_tmp.unlink(missing_ok=True)
+    return card_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True, help="zzgan.pt written by `kedi-edge train`")
+    ap.add_argument("--out", default=str(ROOT / "models" / "zzgan_generator.onnx"))
+    ap.add_argument("--opset", type=int, default=18)
+    args = ap.parse_args(argv)
+    if args.opset < 17:
+        ap.error("--opset must be >= 17")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model, summary = load_generator(args.checkpoint)
+
+    # Everything is measured on a temporary file beside the output; it replaces the old
+    # model, with its card, only at the end.
+    tmp = out.with_suffix(".tmp.onnx")
+    tmp.with_suffix(".json").unlink(missing_ok=True)  # a stale card would be checked against tmp
+    try:
+        card = _export_and_describe(model, summary, tmp, out.name, args.opset)
+        card_path = install(tmp, card, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {out} ({card['bytes']} bytes, {card['gmac_512x512']} GMAC at 512x512) and {card_path}")
     return 0
 
 

@@ -24,7 +24,6 @@ import math
 import os
 import struct
 import threading
-from hashlib import sha256
 from typing import Any, NoReturn, Protocol
 
 import numpy as np
@@ -73,7 +72,9 @@ class Key:
         self.key_id = key_id
         self.image = np.ascontiguousarray(image, dtype="<u4").copy()
         self.image.flags.writeable = False
-        self._ikm = sha256(self.image.tobytes()).digest()
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(memoryview(self.image).cast("B"))
+        self._ikm = digest.finalize()
         self._arrays = ArrayCache(KEY_ARRAY_CACHE_BYTES)
 
     def __repr__(self) -> str:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -39,6 +37,7 @@ from typing import Any
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -81,6 +80,12 @@ def _b64(b: bytes) -> str:
 
 def _unb64(s: str) -> bytes:
     return base64.b64decode(s.encode(), validate=True)
+
+
+def _hmac_sha256(key: bytes, data: bytes) -> bytes:
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    return mac.finalize()
 
 
 def _canonical(obj: Any) -> bytes:
@@ -263,7 +268,7 @@ class KeyStore:
     def __init__(self, path: Path, kek: bytes, meta: dict[str, Any]) -> None:
         self.path = path
         self._aead = AESGCM(kek)
-        self._scope_key = hmac.new(kek, b"kedi-edge scope tags", hashlib.sha256).digest()
+        self._scope_key = _hmac_sha256(kek, b"kedi-edge scope tags")
         self.meta = meta
         self._cache: OrderedDict[str, tuple[Key, Any]] = OrderedDict()  # key id -> (Key, authenticated scope)
         self._scopes: OrderedDict[str, str] = OrderedDict()  # scope tag -> key id, once checked
@@ -432,7 +437,7 @@ class KeyStore:
 
     def scope_tag(self, policy: str, uid: str) -> str:
         """The store's name for a series or study: an HMAC of its UID under the KEK."""
-        return hmac.new(self._scope_key, f"{policy}:{uid}".encode(), hashlib.sha256).hexdigest()
+        return _hmac_sha256(self._scope_key, f"{policy}:{uid}".encode()).hex()
 
     def key_for_scope(self, policy: str, uid: str, make: Any) -> Key:
         """The key of this series or study, made with ``make(scope) -> Key`` the first time.

@@ -302,3 +302,10 @@ def test_channel_axis_is_exactly_none_or_minus_one():
     for bad in (-1.0, True, 2):
         with pytest.raises(InvalidInputError, match="channel_axis"):
             kedi_edge.seal(rgb, key, channel_axis=bad)
+
+
+def test_key_digest_is_sha256_of_the_key_bytes():
+    """ikm = SHA-256 of the little-endian key image (FORMAT.md step 4), whichever library computes it."""
+    key = make_key(shape=(5, 7))
+    assert key._ikm == hashlib.sha256(key.image.astype("<u4").tobytes()).digest()
+    assert make_key(shape=(5, 7))._ikm == key._ikm != make_key(shape=(5, 7), seed=1)._ikm

@@ -471,3 +471,15 @@ def test_passphrase_that_is_not_utf8_is_a_key_store_error(tmp_path):
     with pytest.raises(KeyStoreError, match="not valid UTF-8"):
         KeyStore.open(tmp_path / "q", passphrase=bad)
     assert not (tmp_path / "p").exists()
+
+
+def test_scope_tags_are_hmac_sha256_under_a_key_from_the_kek(tmp_path, store):
+    """The tag scheme is pinned: stores and DICOM UIDs made earlier must keep matching."""
+    import hashlib
+    import hmac
+
+    kek = (tmp_path / "kek.key").read_bytes()
+    scope_key = hmac.new(kek, b"kedi-edge scope tags", hashlib.sha256).digest()
+    for policy, uid in (("series", "1.2.3"), ("study", "1.2"), ("series-uid", "1.2.840.99\u00e9")):
+        assert store.scope_tag(policy, uid) == hmac.new(scope_key, f"{policy}:{uid}".encode(),
+                                                        hashlib.sha256).hexdigest()

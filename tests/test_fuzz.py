@@ -29,3 +29,26 @@ def test_targets_reject_only_with_documented_errors():
             fn(seed)
             fn(seed[: len(seed) // 2])  # truncated
             fn(bytes(b ^ 0x55 for b in seed[:300]) + seed[300:])  # scrambled header
+
+
+def test_container_target_on_crafted_headers():
+    """Headers a byte-level fuzzer rarely builds (deep nesting, Infinity, 1e400, huge or
+    boolean dimensions, too many axes): the container target accepts only KediError,
+    and each of these is an AuthenticationError."""
+    import struct
+
+    from kedi_edge import AuthenticationError
+
+    sys.path.insert(0, str(RUN.parent))
+    import targets
+
+    fields = '"format":"kedi/1","key_id":"fuzz","dtype":"|u1","channel_axis":null'
+    headers = [b"[" * 100_000, b'{"shape":' + b"[" * 50_000 + b"}"]
+    headers += [('{%s,"shape":[%s]}' % (fields, shape)).encode()
+                for shape in ("Infinity,8", "-Infinity,8", "NaN,8", "1e400,8", "8.0,8", "true,64", "9" * 5000 + ",8",
+                              ",".join(["9" * 4300] * 200), "2147483648,1", "1,1,1,1,1,1,1,8,8", "0,8", "8,9")]
+    for header in headers:
+        blob = b"KEDI\x01" + struct.pack("<I", len(header)) + header + bytes(12 + 64 + 16)
+        targets.container(blob)  # anything but KediError escapes and fails the test
+        with pytest.raises(AuthenticationError):
+            targets._open_container(blob)

@@ -25,8 +25,8 @@ wrapping (Candes et al. 2006), with FFTs from scipy.fft (all orthonormal):
 - **Inverse.** The adjoint: FFT of each coefficient array, times its window, added
   back at the frequencies it came from; the real part of the inverse FFT is the image.
   The frame is tight, so reconstruction is exact up to rounding and the coefficients'
-  energy sum(|c|^2) equals the image's (Parseval). About 5 coefficients per pixel at
-  the defaults.
+  energy sum(|c|^2) equals the image's (Parseval). About 3.1 coefficients per pixel
+  at the defaults (complex, so about 6.2 real numbers).
 
 Coefficient indexing: ``coeffs.bands[j][l]`` is wedge l of band j (band 0 has one
 wedge, real; the others are complex); ``coeffs.wedge_counts`` lists the wedge counts.

@@ -232,3 +232,12 @@ def test_despeckle_is_odd():
     x = kedi_edge.add_speckle(real_image().astype(np.float64) - 700.5, 0.02, seed=4)  # no zeros
     assert (x < 0).any() and (x > 0).any()
     np.testing.assert_array_equal(kedi_edge.despeckle(-x, var=0.02), -kedi_edge.despeckle(x, var=0.02))
+
+
+def test_coefficients_per_pixel_at_the_defaults():
+    """The module docstring's figure: about 3.1 complex coefficients per pixel."""
+    for shape in [(256, 256), (512, 512), (127, 200)]:
+        coeffs = kedi_edge.ripplet_forward(np.zeros(shape))
+        count = sum(c.size for band in coeffs.bands for c in band)
+        assert 3.05 < count / (shape[0] * shape[1]) < 3.15
+    assert "About 3.1 coefficients per pixel" in " ".join(kedi_edge.ripplet.__doc__.split())

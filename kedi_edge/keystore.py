@@ -92,27 +92,31 @@ def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
+class _Malformed(ValueError):
+    """Content of store.json or of an entry that is not what this version writes."""
+
+
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
                bool: "a boolean", type(None): "null"}
 
 
 def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
-    """obj[name], which must be of exactly this JSON type; ValueError naming the field."""
+    """obj[name], which must be of exactly this JSON type; _Malformed naming the field."""
     value = obj.get(name)
     if type(value) is not kind:
         got = _JSON_TYPES.get(type(value), type(value).__name__) if name in obj else "missing"
-        raise ValueError(f"{name!r} must be {_JSON_TYPES[kind]}, got {got}")
+        raise _Malformed(f"{name!r} must be {_JSON_TYPES[kind]}, got {got}")
     return value
 
 
 def _b64_field(obj: dict[str, Any], name: str, sizes: range) -> bytes:
-    """obj[name] decoded from base64, of a length in ``sizes``; ValueError otherwise."""
+    """obj[name] decoded from base64, of a length in ``sizes``; _Malformed otherwise."""
     try:
         data = _unb64(_field(obj, name, str))
     except binascii.Error as e:
-        raise ValueError(f"{name!r} is not base64") from e
+        raise _Malformed(f"{name!r} is not base64") from e
     if len(data) not in sizes:
-        raise ValueError(f"{name!r} holds {len(data)} bytes, expected {sizes.start}"
+        raise _Malformed(f"{name!r} holds {len(data)} bytes, expected {sizes.start}"
                          + (f" to {sizes.stop - 1}" if len(sizes) > 1 else ""))
     return data
 
@@ -122,42 +126,42 @@ def _check_scrypt(sp: Any) -> dict[str, Any]:
     2**15 <= n <= 2**20, 8 <= r <= 16, 1 <= p <= 4, memory 128 * n * r at most 1 GiB
     (so at most 128 times the work of what init writes), salt 16 to 64 bytes."""
     if not isinstance(sp, dict):
-        raise ValueError("'kek.scrypt' must be an object")
+        raise _Malformed("'kek.scrypt' must be an object")
     n, r, p = (_field(sp, k, int) for k in ("n", "r", "p"))
     if not (_SCRYPT_N[0] <= n <= _SCRYPT_N[1] and n & (n - 1) == 0 and _SCRYPT_R[0] <= r <= _SCRYPT_R[1]
             and _SCRYPT_P[0] <= p <= _SCRYPT_P[1] and 128 * n * r <= _SCRYPT_MAX_MEMORY):
-        raise ValueError(f"scrypt parameters out of range (n={n}, r={r}, p={p}; accepted: n a power of two "
+        raise _Malformed(f"scrypt parameters out of range (n={n}, r={r}, p={p}; accepted: n a power of two "
                          f"2**15 to 2**20, r 8 to 16, p 1 to 4, 128 * n * r at most 1 GiB)")
     return {"n": n, "r": r, "p": p, "salt": _b64_field(sp, "salt", range(16, 65))}
 
 
 def _check_store_meta(meta: Any) -> tuple[str, dict[str, Any], bytes, bytes]:
     """(KEK kind, scrypt parameters with the salt, check nonce, check value) of a parsed
-    store.json; ValueError naming the problem."""
+    store.json; _Malformed naming the problem."""
     if not isinstance(meta, dict):
-        raise ValueError(f"not a JSON object but {_JSON_TYPES.get(type(meta), type(meta).__name__)}")
+        raise _Malformed(f"not a JSON object but {_JSON_TYPES.get(type(meta), type(meta).__name__)}")
     if meta.get("format") != STORE_FORMAT:
-        raise ValueError(f"format {meta.get('format')!r}, expected {STORE_FORMAT!r}")
+        raise _Malformed(f"format {meta.get('format')!r}, expected {STORE_FORMAT!r}")
     kek = meta.get("kek")
     if not isinstance(kek, dict) or kek.get("kind") not in ("file", "passphrase"):
-        raise ValueError("'kek' must be an object whose 'kind' is \"file\" or \"passphrase\"")
+        raise _Malformed("'kek' must be an object whose 'kind' is \"file\" or \"passphrase\"")
     params = _check_scrypt(kek.get("scrypt")) if kek["kind"] == "passphrase" else {}
     return (kek["kind"], params, _b64_field(meta, "check_nonce", range(12, 13)),
             _b64_field(meta, "check", range(len(_CHECK) + 16, len(_CHECK) + 17)))
 
 
 def _check_entry(entry: Any, key_id: str) -> tuple[bytes, bytes, bytes, tuple[int, int]]:
-    """(associated data, nonce, wrapped key, shape) of a parsed key entry; ValueError
+    """(associated data, nonce, wrapped key, shape) of a parsed key entry; _Malformed
     naming the problem."""
     if not isinstance(entry, dict):
-        raise ValueError(f"not a JSON object but {_JSON_TYPES.get(type(entry), type(entry).__name__)}")
+        raise _Malformed(f"not a JSON object but {_JSON_TYPES.get(type(entry), type(entry).__name__)}")
     if entry.get("format") != ENTRY_FORMAT or entry.get("key_id") != key_id:
-        raise ValueError(f"format or key id is not {ENTRY_FORMAT!r}, {key_id!r}")
+        raise _Malformed(f"format or key id is not {ENTRY_FORMAT!r}, {key_id!r}")
     nonce = _b64_field(entry, "nonce", range(12, 13))
     shape = _field(entry, "shape", list)
     if len(shape) != 2 or any(type(d) is not int or not 1 <= d < 2**31 for d in shape) or \
             entry.get("dtype") != "<u4":
-        raise ValueError(f"shape {shape} or dtype {entry.get('dtype')!r} is not that of a 2-D uint32 key")
+        raise _Malformed(f"shape {shape} or dtype {entry.get('dtype')!r} is not that of a 2-D uint32 key")
     wrapped = _b64_field(entry, "wrapped", range(shape[0] * shape[1] * 4 + 16, shape[0] * shape[1] * 4 + 17))
     aad = _canonical({k: v for k, v in entry.items() if k not in ("nonce", "wrapped")})
     return aad, nonce, wrapped, (shape[0], shape[1])

@@ -44,7 +44,7 @@ def test_container_target_on_crafted_headers():
 
     fields = '"format":"kedi/1","key_id":"fuzz","dtype":"|u1","channel_axis":null'
     headers = [b"[" * 100_000, b'{"shape":' + b"[" * 50_000 + b"}"]
-    headers += [('{%s,"shape":[%s]}' % (fields, shape)).encode()
+    headers += [("{" + fields + ',"shape":[' + shape + "]}").encode()
                 for shape in ("Infinity,8", "-Infinity,8", "NaN,8", "1e400,8", "8.0,8", "true,64", "9" * 5000 + ",8",
                               ",".join(["9" * 4300] * 200), "2147483648,1", "1,1,1,1,1,1,1,8,8", "0,8", "8,9")]
     for header in headers:

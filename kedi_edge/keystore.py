@@ -501,9 +501,10 @@ class KeyStore:
             if made:
                 raise InvalidInputError(f"key_for_scope: make() stored key {key_id} with scope {scope!r}, "
                                         f"not the {policy} scope it was given")
-            other = scope.get("policy") if isinstance(scope, dict) and scope.get("policy") in POLICIES else "scope"
-            raise KeyStoreError(f"{link}: scope link names key {key_id}, which was made for another {other}, "
-                                f"not this {policy}; the link was changed outside kedi-edge")
+            other = scope.get("policy") if isinstance(scope, dict) else None
+            made_for = f"another {policy}" if other == policy else f"the {other or 'no'} policy, not for this {policy}"
+            raise KeyStoreError(f"{link}: scope link names key {key_id}, which was made for {made_for}; "
+                                f"the link was changed outside kedi-edge")
         return key
 
     def list(self) -> list[dict[str, Any]]:

@@ -265,7 +265,7 @@ def test_scope_link_to_another_policy_or_an_image_key_is_refused(tmp_path, store
     for target in (series, image_key):
         study_link.write_text(target.key_id)
         fresh = KeyStore.open(store.path, kek_file=tmp_path / "kek.key")
-        with pytest.raises(KeyStoreError, match="made for another (series|image), not this study"):
+        with pytest.raises(KeyStoreError, match="made for the (series|image) policy, not for this study"):
             fresh.key_for_scope("study", "1.2.3", _scope_maker(fresh))
 
 

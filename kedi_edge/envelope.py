@@ -314,9 +314,11 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     nbytes = len(mv) - off - NONCE_BYTES - TAG_BYTES  # equals the shape's size, checked by _parse
     nonce = bytes(mv[off : off + NONCE_BYTES])  # one copy, for both HKDF and GCM
     sealed = mv[off + NONCE_BYTES :]  # ciphertext + tag
-    if type(mv.obj) is not bytes:
-        # A buffer that can change (bytearray, mmap) is copied first: GCM may read a
-        # block twice (once for the tag, once to decrypt), and the two reads must agree.
+    if type(mv.obj) not in (bytes, bytearray):
+        # A buffer another process may change (a shared mmap, shared memory) is copied
+        # first: GCM may read a block twice (once for the tag, once to decrypt), and the
+        # two reads must agree. A bytearray is this process's own memory: only its own
+        # code could change it, and copying 512 KiB would add a quarter to an open.
         sealed = _scratch(nbytes + TAG_BYTES, "sealed")
         sealed[:] = mv[off + NONCE_BYTES :]
     data_key, pattern = _derive(key, nonce, prefix)

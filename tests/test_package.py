@@ -163,3 +163,26 @@ def _check_gil_release(x):
         assert _steps_of_other_thread_during(lambda: sum(range(3_000_000))) == 0
         assert _steps_of_other_thread_during(lambda: kedi_edge.zigzag_xor(x, x, "diagonal")) > 0
         assert _steps_of_other_thread_during(lambda: [kedi_edge.xor_into(x, x, x) for _ in range(20)]) > 0
+
+
+def test_sdist_carries_what_a_build_needs(tmp_path):
+    """A source distribution holds the C++ sources, CMakeLists.txt and the shipped
+    generator with its card (a wheel built from it needs all of them)."""
+    import shutil
+    import tarfile
+
+    root = Path(__file__).resolve().parents[1]
+    # A copy without build products: an old egg-info's file list would fill the gaps.
+    src = tmp_path / "src"
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(
+        "*.egg-info", "build", "dist", ".git", "runs", "evaluation", "fuzz", "__pycache__", "*.so", ".*cache", ".hypothesis"))
+    r = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)], cwd=src,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    need = {"CMakeLists.txt", "setup.py", "pyproject.toml", "models/zzgan_generator.onnx",
+            "models/zzgan_generator.json", "kedi_edge/_native.pyi"}
+    need |= {str(p.relative_to(root)) for p in (root / "csrc").iterdir() if p.is_file()}
+    assert need <= names, sorted(need - names)

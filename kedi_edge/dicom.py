@@ -21,7 +21,6 @@ import functools
 import hashlib
 import io
 import json
-import math
 import warnings
 from typing import Any
 
@@ -38,6 +37,7 @@ from .envelope import (
     NONCE_BYTES,
     TAG_BYTES,
     Key,
+    _header_nbytes,
     _prefix,
     seal_parts,
     unseal,
@@ -424,13 +424,16 @@ def decrypt_dicom(ds: Dataset, key: Any, *, despeckle: bool = False) -> Dataset:
             raise AuthenticationError(_FAILED)
         nonces, tags = bytes(block[_E_NONCES].value), bytes(block[_E_TAGS].value)
         key_id = block[_E_KEY_ID].value
-        n = int(common["frames"])
-        shape = [int(s) for s in common["shape"]]
-        frame_bytes = math.prod(shape) * np.dtype(common["dtype"]).itemsize
+        n = common["frames"]
+        if type(n) is not int or n < 1:
+            raise AuthenticationError(_FAILED)
         data = memoryview(ds.PixelData)
+        # The unit header's checks, before any size is computed from it: a crafted
+        # shape costs nothing (see envelope._header_nbytes).
+        frame_bytes = _header_nbytes(common, len(data) // n)
     except AuthenticationError:
         raise
-    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError, RecursionError) as e:
         raise AuthenticationError(_FAILED) from e
     if (common.get("format") != FORMAT or key_id != common.get("key_id")
             or len(nonces) != n * NONCE_BYTES or len(tags) != n * TAG_BYTES

@@ -297,3 +297,29 @@ def test_key_store_failures_are_not_blamed_on_the_file(tmp_path, gen):
     store = KeyStore.init(tmp_path / "s", kek_file=tmp_path / "kek.key")
     with pytest.raises(ModelError, match="out of memory"):
         encrypt_dicom(ds, keystore=store, generator=BrokenGenerator())
+
+
+@pytest.mark.parametrize("change", ["deep", "many_axes", "float_axis", "infinite_axis", "float_frames",
+                                    "bool_frames", "not_an_object"])
+def test_crafted_private_headers_fail_authentication(change):
+    """The private header is checked before any size is computed from it: every crafted
+    one is an AuthenticationError, never another error type or a long computation."""
+    import json
+
+    key = fixed_key()
+    enc = encrypt_dicom(load("MR_small.dcm"), key)
+    element = enc[PRIVATE_GROUP, 0x1003]
+    raw = bytes(element.value)
+    common = json.loads(raw[:-1] if raw.endswith(b"\x00") else raw)
+    if change == "deep":
+        text = "[" * 100_000 + "]" * 100_000
+    elif change == "not_an_object":
+        text = "[1]"
+    else:
+        common.update({"many_axes": {"shape": [10**4000] * 64}, "float_axis": {"shape": [64.0, 64]},
+                       "infinite_axis": {"shape": [float("inf"), 64]}, "float_frames": {"frames": 1.0},
+                       "bool_frames": {"frames": True}}[change])
+        text = json.dumps(common, sort_keys=True, separators=(",", ":"))
+    element.value = text.encode() + (b"" if len(text) % 2 == 0 else b"\x00")
+    with pytest.raises(AuthenticationError):
+        decrypt_dicom(enc, key)

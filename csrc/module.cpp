@@ -168,7 +168,10 @@ py::array permute_entry(const char* fn, const char* src_name, const py::object& 
   const size_t planes = static_cast<size_t>(src.size()) / (h * w);
   const size_t plane_bytes = h * w * static_cast<size_t>(src.itemsize());
   const bool copy_src = overlaps(out, src), copy_key = key_obj && overlaps(out, key);
-  const PermuteFn kernel = active_kernels().permute[pattern][inverse ? 1 : 0][lg];
+  // A plane of one row or one column is scanned in order by every pattern: no table of
+  // anti-diagonals (8 bytes each, more than the plane itself) is needed.
+  const int scan = h == 1 || w == 1 ? kHorizontal : pattern;
+  const PermuteFn kernel = active_kernels().permute[scan][inverse ? 1 : 0][lg];
   const auto* s = static_cast<const uint8_t*>(src.data());
   const auto* k = key_obj ? static_cast<const uint8_t*>(key.data()) : nullptr;
   auto* d = static_cast<uint8_t*>(out.mutable_data());
@@ -186,7 +189,7 @@ py::array permute_entry(const char* fn, const char* src_name, const py::object& 
       k = key_copy.data();
     }
     std::vector<int64_t> off;
-    if (pattern == kDiagonal) off = diagonal_offsets(h, w);
+    if (scan == kDiagonal) off = diagonal_offsets(h, w);
     const Plane plane{h, w, off.data()};
     // Large planes are cut into four shares per thread (claimed dynamically, so uneven
     // shares even out); stacks of small planes are spread a plane at a time; small work
@@ -374,7 +377,10 @@ PYBIND11_MODULE(_native, m) {
   m.def(
       "_set_threads",
       [](py::ssize_t n) {
-        if (n < 1) throw py::value_error("_set_threads: n must be at least 1");
+        if (n < 1 || static_cast<size_t>(n) > kThreadLimit) {
+          throw py::value_error("_set_threads: n must be from 1 to " + std::to_string(kThreadLimit) +
+                                ", got " + std::to_string(n));
+        }
         set_max_threads(static_cast<size_t>(n));
       },
       py::arg("n"), "Threads the kernels may use in this process (1 = the calling thread only).");

@@ -1,15 +1,17 @@
 // Persistent worker threads that spin briefly between jobs, then sleep. Workers are
 // detached; after fork() the child starts a fresh pool (the parent's workers do not
-// exist there).
+// exist there). A pool grows when more threads are allowed; it never shrinks.
 #include "parallel.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -40,7 +42,7 @@ struct Pool {
   long slots = 0;                   // workers that may still join the current job (under m)
   size_t n = 0;
   const std::function<void(size_t)>* fn = nullptr;
-  size_t workers = 0;
+  std::atomic<size_t> workers{0};   // grown under g_pool_init
 
   // Claims and runs units of the job whose unit count and function are given. A worker
   // passes the snapshot it took under `m`, so it never mixes two jobs' fields.
@@ -57,8 +59,7 @@ std::mutex g_pool_init;
 std::atomic<size_t> g_threads{0};
 std::string g_bad_setting;
 
-void worker(Pool* p) {
-  uint64_t seen = 0;
+void worker(Pool* p, uint64_t seen) {
   for (;;) {
     const auto t0 = std::chrono::steady_clock::now();
     for (unsigned i = 1; p->gen.load(std::memory_order_acquire) == seen; ++i) {
@@ -91,32 +92,53 @@ void worker(Pool* p) {
   }
 }
 
-void forget_pool_in_child() { g_pool.store(nullptr); }
+// fork() while another thread holds g_pool_init would leave it locked forever in the
+// child: the forking thread takes it first, and both sides release it. The child then
+// starts a fresh pool (the parent's workers do not exist there).
+void lock_for_fork() { g_pool_init.lock(); }
+void unlock_in_parent() { g_pool_init.unlock(); }
+void reset_in_child() {
+  g_pool.store(nullptr);
+  g_pool_init.unlock();
+}
 
 Pool* pool_with(size_t workers) {
   Pool* p = g_pool.load();
-  if (p && p->workers >= workers) return p;
+  if (p && p->workers.load() >= workers) return p;
   std::lock_guard<std::mutex> lk(g_pool_init);
-  p = g_pool.load();
-  if (p && p->workers >= workers) return p;
 #if defined(__unix__) || defined(__APPLE__)
-  static const bool registered = pthread_atfork(nullptr, nullptr, forget_pool_in_child) == 0;
+  static const bool registered = pthread_atfork(lock_for_fork, unlock_in_parent, reset_in_child) == 0;
   (void)registered;
 #endif
-  // A pool is never freed: its detached workers keep a pointer to it. A bigger one
-  // replaces it only if set_max_threads raised the count; the old workers then sleep.
-  auto* fresh = new Pool();
-  fresh->workers = workers;
-  for (size_t i = 0; i < workers; ++i) std::thread(worker, fresh).detach();
-  g_pool.store(fresh);
-  return fresh;
+  // A pool is never freed: its detached workers keep a pointer to it.
+  p = g_pool.load();
+  if (!p) {
+    p = new Pool();
+    g_pool.store(p);
+  }
+  // New workers start from the current job's generation, so they only join later jobs.
+  // If the system refuses a thread, the pool keeps the workers it has (the calling
+  // thread runs whatever units no worker claims).
+  const uint64_t gen = p->gen.load();
+  for (size_t have = p->workers.load(); have < workers; ++have) {
+    try {
+      std::thread(worker, p, gen).detach();
+    } catch (const std::system_error&) {
+      break;
+    }
+    p->workers.fetch_add(1);
+  }
+  return p;
 }
 
 size_t default_threads() {
   if (const char* env = std::getenv("KEDI_NUM_THREADS")) {
     char* end = nullptr;
+    errno = 0;
     const long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v >= 1) return static_cast<size_t>(std::min(v, 256L));
+    if (end != env && *end == '\0' && errno == 0 && v >= 1 && static_cast<unsigned long>(v) <= kThreadLimit) {
+      return static_cast<size_t>(v);
+    }
     g_bad_setting = env;
   }
   const unsigned hw = std::thread::hardware_concurrency();
@@ -138,7 +160,7 @@ size_t max_threads() {
   return t;
 }
 
-void set_max_threads(size_t n) { g_threads.store(std::max<size_t>(n, 1)); }
+void set_max_threads(size_t n) { g_threads.store(std::clamp<size_t>(n, 1, kThreadLimit)); }
 
 const char* bad_thread_setting() {
   max_threads();

@@ -6,10 +6,14 @@
 
 namespace kedi {
 
+// The most threads max_threads() can be set to.
+constexpr size_t kThreadLimit = 256;
+
 // Threads a kernel may use (>= 1): KEDI_NUM_THREADS if set, else the hardware's
 // concurrency capped at 4 (the kernels are memory-bound beyond that).
 size_t max_threads();
-// Sets max_threads() for this process (n >= 1; 1 = everything on the calling thread).
+// Sets max_threads() for this process (1 <= n <= kThreadLimit; 1 = everything on the
+// calling thread).
 void set_max_threads(size_t n);
 // The raw KEDI_NUM_THREADS value when it was not a positive integer (else empty).
 const char* bad_thread_setting();

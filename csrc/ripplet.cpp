@@ -10,6 +10,8 @@
 #include <algorithm>
 
 #include <complex>
+#include <exception>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,10 @@ Plan read_plan(const char* fn, int64_t h, int64_t w, const Ints& boxes, const In
     Box x{b(i, 0), b(i, 1), b(i, 2), b(i, 3), b(i, 4), b(i, 5), nullptr, nullptr};
     if (x.sy < 1 || x.sx < 1 || x.sy > h || x.sx > w || x.hb < x.sy || x.wb < x.sx) {
       fail(fn, "box " + std::to_string(i) + " does not fit its grid or the image");
+    }
+    constexpr int64_t kFar = int64_t{1} << 62;  // origin + row or column stays in range
+    if (x.y0 <= -kFar || x.y0 >= kFar || x.x0 <= -kFar || x.x0 >= kFar) {
+      fail(fn, "box " + std::to_string(i) + " has an origin beyond +-2**62");
     }
     if (off(i + 1) - off(i) != x.sy * x.sx) fail(fn, "window " + std::to_string(i) + " has the wrong size");
     const auto& g = grids[i];
@@ -155,6 +161,29 @@ void unwrap_box(const Box& b, cplx* acc, int64_t h, int64_t w, int64_t half, int
   }
 }
 
+// Runs f(i) for i < n, on the thread pool if `parallel`. parallel_for's units must not
+// throw (a column table can fail to allocate): the first exception is kept and rethrown
+// once every unit has finished.
+template <class F>
+void run_units(size_t n, bool parallel, const F& f) {
+  std::exception_ptr error;
+  std::mutex m;
+  const auto guarded = [&](size_t i) {
+    try {
+      f(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(m);
+      if (!error) error = std::current_exception();
+    }
+  };
+  if (parallel) {
+    parallel_for(n, guarded);
+  } else {
+    for (size_t i = 0; i < n; ++i) guarded(i);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
 void ripplet_wrap(const Cplx& spec, int64_t w, const Ints& boxes, const Ints& offsets,
                   const Reals& windows, const std::vector<py::array>& grids) {
   const char* fn = "ripplet_wrap";
@@ -163,12 +192,8 @@ void ripplet_wrap(const Cplx& spec, int64_t w, const Ints& boxes, const Ints& of
   const Plan p = read_plan(fn, h, w, boxes, offsets, windows, grids, true);
   const cplx* s = spec.data();
   py::gil_scoped_release release;
-  const auto one = [&](size_t i) { wrap_box(p.boxes[i], s, p.h, p.w, p.half); };
-  if (p.cells >= kParallelMinCells && max_threads() > 1) {
-    parallel_for(p.boxes.size(), one);
-  } else {
-    for (size_t i = 0; i < p.boxes.size(); ++i) one(i);
-  }
+  run_units(p.boxes.size(), p.cells >= kParallelMinCells && max_threads() > 1,
+            [&](size_t i) { wrap_box(p.boxes[i], s, p.h, p.w, p.half); });
 }
 
 void ripplet_unwrap(const std::vector<py::array>& grids, int64_t w, const Ints& boxes,
@@ -188,11 +213,7 @@ void ripplet_unwrap(const std::vector<py::array>& grids, int64_t w, const Ints& 
     const auto r1 = static_cast<int64_t>(static_cast<size_t>(h) * (t + 1) / parts);
     for (const Box& b : p.boxes) unwrap_box(b, a, p.h, p.w, p.half, r0, r1);
   };
-  if (parts > 1) {
-    parallel_for(parts, rows);
-  } else {
-    rows(0);
-  }
+  run_units(parts, parts > 1, rows);
 }
 
 }  // namespace

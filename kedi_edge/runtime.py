@@ -53,8 +53,8 @@ def _warn_unknown_simd_names() -> None:
     info = _native.simd_info()
     if info["bad_threads"]:
         warnings.warn(
-            f"KEDI_NUM_THREADS: ignored {info['bad_threads']!r}; expected a positive integer "
-            f"(using {info['threads']})",
+            f"KEDI_NUM_THREADS: ignored {info['bad_threads']!r}; expected an integer from 1 to "
+            f"256 (using {info['threads']})",
             RuntimeWarning,
             stacklevel=3,
         )

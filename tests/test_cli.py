@@ -335,3 +335,24 @@ def test_decoder_errors_are_one_line(tmp_path, series):
     assert r.returncode == 3
     errors = [line for line in r.stderr.splitlines() if line.strip() and not line.startswith("encrypted ")]
     assert len(errors) == 1 and "broken.dcm" in errors[0], r.stderr
+
+
+def test_a_batch_returns_its_most_severe_failure(tmp_path, series):
+    """8 (authentication) over 7 (output) over 3 (input), whatever the order of files."""
+    enc = tmp_path / "enc"
+    assert kedi("encrypt", str(series / "a.dcm"), str(series / "sub" / "b.dcm"), "-o", str(enc), "--no-progress",
+                *store_args(tmp_path)).returncode == 0
+    data = bytearray((enc / "b.dcm").read_bytes())
+    data[data.index(bytes(pydicom.dcmread(enc / "b.dcm").PixelData)[:64]) + 100] ^= 1
+    (enc / "b.dcm").write_bytes(bytes(data))
+    (enc / "c_junk.dcm").write_bytes(b"not dicom")
+    dec = tmp_path / "dec"
+    dec.mkdir()
+    (dec / "a.dcm").write_bytes(b"someone else's file")  # a.dcm's output: exists, not its own
+    args = ["-o", str(dec), "--no-progress", *store_args(tmp_path)]
+    r = kedi("decrypt", str(enc / "c_junk.dcm"), str(enc / "a.dcm"), str(enc / "b.dcm"), *args)
+    assert r.returncode == 8 and "failed 3" in r.stderr, r.stderr
+    r = kedi("decrypt", str(enc / "a.dcm"), str(enc / "c_junk.dcm"), *args)
+    assert r.returncode == 7 and "failed 2" in r.stderr, r.stderr
+    r = kedi("decrypt", str(enc / "c_junk.dcm"), *args)
+    assert r.returncode == 3

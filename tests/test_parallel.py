@@ -47,7 +47,10 @@ def test_threaded_kernels_match_reference(threads, simd_level, n_threads, shape,
             cipher = kedi_edge.zigzag_xor(image, key, pattern)
             np.testing.assert_array_equal(cipher, reference.zigzag_xor(image, key, pattern))
             np.testing.assert_array_equal(kedi_edge.xor_unzigzag(cipher, key, pattern), image)
-            np.testing.assert_array_equal(kedi_edge.zigzag(image, pattern), reference.zigzag(image, pattern))
+            scan = kedi_edge.zigzag(image, pattern)
+            np.testing.assert_array_equal(scan, reference.zigzag(image, pattern))
+            np.testing.assert_array_equal(kedi_edge.unzigzag(scan, pattern),
+                                          reference.unzigzag(scan, pattern))
         out = np.empty_like(image)
         kedi_edge.xor_into(image, key, out)
         np.testing.assert_array_equal(out, image ^ key)

@@ -68,16 +68,26 @@ def _at_offset(array: np.ndarray, offset: int) -> np.ndarray:
 # Where an image starts within its cache lines decides how the vertical scans stage it
 # (16-byte aligned images: by line) or group its strips (others). Rows a multiple of
 # 1 KiB long are staged, rows a multiple of 128 bytes grouped; where the scan starts
-# decides which rows the staged tiles start on.
-@pytest.mark.parametrize("n_threads", [1, 3])
-@pytest.mark.parametrize("shape, dtype", [((72, 1024), np.uint8), ((40, 512), np.uint16),
-                                          ((301, 512), np.uint16), ((24, 256), np.uint32),
-                                          ((130, 512), np.uint32), ((40, 192), np.uint16)])
+# decides which rows the staged tiles start on. On one thread, small planes; on three,
+# planes of at least 256 KiB (a smaller call stays on one thread), so each plane is cut
+# into shares, at fewer offsets to keep the time down.
+_ALIGNED_ONE = [((72, 1024), np.uint8), ((40, 512), np.uint16), ((301, 512), np.uint16),
+                ((24, 256), np.uint32), ((130, 512), np.uint32), ((40, 192), np.uint16)]
+_ALIGNED_THREE = [((264, 1024), np.uint8), ((264, 512), np.uint16), ((301, 512), np.uint16),
+                  ((264, 256), np.uint32), ((130, 512), np.uint32), ((701, 192), np.uint16)]
+
+
+@pytest.mark.parametrize("n_threads, shape, dtype", [(1, *case) for case in _ALIGNED_ONE]
+                         + [(3, *case) for case in _ALIGNED_THREE])
 def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype):
     threads(n_threads)
     image, key = _pair(shape, dtype, 4)
+    offsets = (0, 16, 32, 48, 4, 6 * np.dtype(dtype).itemsize)
+    if n_threads > 1:
+        assert image.nbytes >= 1 << 18  # kParallelMinBytes: smaller calls use one thread
+        offsets = (0, 16, 48, 6 * np.dtype(dtype).itemsize)
     with simd_path(simd_level):
-        for offset in (0, 16, 32, 48, 4, 6 * np.dtype(dtype).itemsize):
+        for offset in offsets:
             src, k = _at_offset(image, offset), _at_offset(key, (offset * 3) % 64)
             out = _at_offset(np.zeros_like(image), (offset + 16) % 64)
             back = _at_offset(np.zeros_like(image), offset)
@@ -87,6 +97,14 @@ def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype
                 np.testing.assert_array_equal(out, reference.zigzag_xor(image, key, pattern))
                 back[...] = 0
                 kedi_edge.xor_unzigzag(out, k, pattern, out=back)
+                np.testing.assert_array_equal(back, image)
+                # The keyless kernels, from and into the same buffers
+                scan = reference.zigzag(image, pattern)
+                out[...] = 0
+                kedi_edge.zigzag(src, pattern, out=out)
+                np.testing.assert_array_equal(out, scan)
+                back[...] = 0
+                kedi_edge.unzigzag(out, pattern, out=back)
                 np.testing.assert_array_equal(back, image)
 
 

@@ -167,5 +167,5 @@ def test_thread_count_from_environment():
 
 
 def test_set_threads_rejects_zero():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="from 1 to 256, got 0"):
         _native._set_threads(0)

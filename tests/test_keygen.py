@@ -10,6 +10,7 @@ import pytest
 
 import kedi_edge
 from kedi_edge import InvalidInputError, KeyGenerator, ModelError, ProviderError, metrics
+from kedi_edge._prng import keystream
 from kedi_edge.keygen import _cuda_driver_present, default_model_path
 
 
@@ -66,10 +67,35 @@ def test_default_seed_is_fresh(gen):
     assert (a != b).mean() > 0.9
 
 
-def test_key_is_raw_plus_pad_mod_256(gen, ct):
-    key = gen.generate(ct.shape, np.uint8, ct, seed=3)
-    raw = gen.generate(ct.shape, np.uint8, ct, seed=3, raw=True)
-    assert (key != raw).mean() > 0.98  # the pad changes almost every byte
+def _key_bytes(k: np.ndarray) -> np.ndarray:
+    """Byte p of each pixel (least significant first) as plane p: shape (..., bytes, H, W)."""
+    u = k.view(f"u{k.dtype.itemsize}").astype(np.uint64)
+    shifts = (8 * np.arange(k.dtype.itemsize, dtype=np.uint64)).reshape(-1, 1, 1)
+    return ((u[..., None, :, :] >> shifts) & 0xFF).astype(np.uint8)
+
+
+# (30, 45) and (37, 10) are not multiples of the network stride (4): their pad is drawn
+# for the padded plane and cropped.
+@pytest.mark.parametrize("shape, dtype", [((128, 128), np.uint8), ((2, 30, 45), np.uint32),
+                                          ((37, 10), np.uint8)])
+def test_key_is_raw_plus_pad_mod_256(gen, shape, dtype):
+    image = np.random.default_rng(5).integers(0, 4096, shape, dtype=np.uint16)
+    seed = b"pad seed, sixteen bytes or more"
+    key = gen.generate(shape, dtype, image, seed=seed)
+    raw = gen.generate(shape, dtype, image, seed=seed, raw=True)
+    # The keystream as generate() draws it: the noise planes' bytes, then one pad plane
+    # per key byte, all for the plane padded to the stride.
+    h, w = shape[-2:]
+    planes = int(np.prod(shape[:-2], dtype=np.int64))
+    hp, wp = -(-h // 4) * 4, -(-w // 4) * 4
+    n_noise = planes * gen.noise_planes * hp * wp
+    stream = keystream(seed, b"kedi-edge/zzgan/v1|%d|%d|%d" % (planes, hp, wp),
+                       n_noise + planes * gen.key_planes * hp * wp)
+    pad = stream[n_noise:].reshape(*shape[:-2], gen.key_planes, hp, wp)
+    nbytes = np.dtype(dtype).itemsize
+    want = (_key_bytes(raw).astype(np.uint16) + pad[..., :nbytes, :h, :w]) % 256
+    np.testing.assert_array_equal(_key_bytes(key), want)
+    assert (key != raw).mean() > 0.98  # the pad changes almost every pixel
 
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint32, np.int32, np.int8])

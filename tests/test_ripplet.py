@@ -107,6 +107,7 @@ def test_inverse_is_the_adjoint(shape, params):
 def test_native_is_the_same_on_any_thread_count():
     f = real_image("MR_small.dcm").astype(np.float64)
     big = np.kron(f, np.ones((4, 4)))  # 256x256: enough work for the thread pool
+    before = kedi_edge.runtime_info()["threads"]
     try:
         _native._set_threads(1)
         one = kedi_edge.ripplet_forward(big)
@@ -115,7 +116,7 @@ def test_native_is_the_same_on_any_thread_count():
         two = kedi_edge.ripplet_forward(big)
         back_two = kedi_edge.ripplet_inverse(two)
     finally:
-        _native._set_threads(kedi_edge.runtime_info()["threads"])
+        _native._set_threads(before)
     assert all(np.array_equal(a, b) for a, b in zip(flat(one), flat(two), strict=True))
     np.testing.assert_array_equal(back_one, back_two)
 

@@ -184,11 +184,18 @@ def _is_output_of(path: Path, out: Path, store: Any) -> bool:
     return a.shape == b.shape and (lossy or np.array_equal(a, b))
 
 
+def _check_kind(action: str, path: Path) -> None:
+    """Refuses a container to encrypt, or a plain array to decrypt or verify."""
+    if path.suffix == ".kedi" and action == "encrypt":
+        raise _InputError(f"{path}: already a sealed container")
+    if path.suffix == ".npy" and action != "encrypt":
+        raise _InputError(f"{path}: not encrypted (a plain .npy array)")
+
+
 def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple[str, bytes] | None:
-    """(output suffix rule, bytes) for one input; None for verify."""
+    """(output suffix rule, bytes) for one input; None for verify. The input's kind
+    suits the action (see _check_kind)."""
     if path.suffix == ".kedi":
-        if action == "encrypt":
-            raise _InputError(f"{path}: already a sealed container")
         try:
             blob = path.read_bytes()
         except OSError as e:
@@ -206,8 +213,6 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
                 pixels = _despeckle_frame(planes, float(speckle["var"]), header["channel_axis"]).reshape(pixels.shape)
         return None if action == "verify" else (".npy", _npy_bytes(pixels))
     if path.suffix == ".npy":
-        if action != "encrypt":
-            raise _InputError(f"{path}: not encrypted (a plain .npy array)")
         array, lossy = _load_npy(path), None
         try:
             _check_array(array, None)
@@ -304,6 +309,7 @@ def _prepare(action: str, path: Path, rel: Path, store: Any, outdir: Path | None
              opts: dict[str, Any]) -> tuple[str, tuple[Path, bytes] | None]:
     """One input up to its output bytes: ("skipped", None), ("done", None) for verify, or
     ("write", (target, data)). Raises KediError for a failure of this file."""
+    _check_kind(action, path)  # before any output is looked at
     if action == "verify":
         _process(action, path, store, opts)
         return "done", None

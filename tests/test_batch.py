@@ -170,3 +170,15 @@ def test_array_outputs_named_alike_and_resumed(tmp_path, store):
     report = run()
     assert [f.category for f in report.failed] == [batch.OUTPUT] and "not this input's output" in report.failed[0].message
     assert np.array_equal(kedi_edge.open((tmp_path / "enc" / "x.npy.kedi").read_bytes(), store), a)
+
+
+def test_wrong_input_kind_is_an_input_error_even_with_an_output_there(tmp_path, store):
+    """A container to encrypt is refused as input, not blamed on whatever already has
+    the output's name."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    (src / "a.kedi").write_bytes(b"KEDI")
+    np.save(out / "a.npy", np.zeros(3))
+    report = batch.run("encrypt", [(src / "a.kedi", Path("a.kedi"))], store, outdir=out, progress=False, jobs=1)
+    assert [(f.category, "already a sealed container" in f.message) for f in report.failed] == [(batch.INPUT, True)]

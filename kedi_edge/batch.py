@@ -2,8 +2,9 @@
 
 Inputs are DICOM files (encrypted DICOM out), ``.npy`` arrays (``.kedi`` containers
 out) and ``.kedi`` containers (``.npy`` out on decryption). Each output is written to
-a temporary file in the output folder, fsynced and renamed, so an output is either
-absent or complete; inputs are never changed. An existing output is kept: if it is
+a temporary file in the output folder, made durable (one flush to disk for a group of
+outputs) and then renamed, so an output is either absent or complete; inputs are
+never changed. An existing output is kept: if it is
 this input's output (an encryption that authenticates and holds the input's SOP
 Instance UID and pixels, or the array; a decryption with the same bytes) it counts as
 done, so an interrupted batch resumes; otherwise the file fails unless ``overwrite``
@@ -20,10 +21,11 @@ import io
 import os
 import shutil
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import dicom as kdicom
-from ._fsutil import write_atomic
+from ._fsutil import write_atomic_many
 from .envelope import _check_array, seal, unseal
 from .exceptions import (
     AuthenticationError,
@@ -295,14 +297,83 @@ def _quarantine(path: Path, folder: Path) -> None:
     shutil.move(str(path), target)
 
 
-def _write(target: Path, data: bytes, overwrite: bool) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data, overwrite=overwrite)
-    except FileExistsError as e:
-        raise _OutputError(f"{target}: exists (use --overwrite to replace it)") from e
-    except OSError as e:
-        raise _OutputError(f"{target}: cannot write ({e.strerror or e})") from e
+def _write_error(target: Path, e: BaseException) -> BaseException:
+    """The failure of one output as the batch reports it."""
+    if isinstance(e, FileExistsError):
+        err: BaseException = _OutputError(f"{target}: exists (use --overwrite to replace it)")
+    elif isinstance(e, OSError):
+        err = _OutputError(f"{target}: cannot write ({e.strerror or e})")
+    else:
+        return e
+    err.__cause__ = e
+    return err
+
+
+class _GroupWriter:
+    """Writes outputs on a background thread in groups that share one flush to disk
+    (write_atomic_many): a group is what was submitted while the previous one was being
+    written, up to GROUP_FILES files and GROUP_BYTES bytes. Each output still appears
+    only once its data is on disk."""
+
+    GROUP_FILES = 32
+    GROUP_BYTES = 64 * 2**20
+
+    def __init__(self, overwrite: bool) -> None:
+        self.overwrite = overwrite
+        self._cv = threading.Condition()
+        self._queue: list[tuple[Path, bytes, Future]] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="kedi-write", daemon=True)
+        self._thread.start()
+
+    def submit(self, target: Path, data: bytes) -> Future:
+        fut: Future = Future()
+        with self._cv:
+            self._queue.append((target, data, fut))
+            self._cv.notify()
+        return fut
+
+    def close(self) -> None:
+        """Writes what is queued, then stops."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._closed:
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                group = [self._queue.pop(0)]
+                size = len(group[0][1])
+                while (self._queue and len(group) < self.GROUP_FILES
+                       and size + len(self._queue[0][1]) <= self.GROUP_BYTES):
+                    group.append(self._queue.pop(0))
+                    size += len(group[-1][1])
+            self._write(group)
+
+    def _write(self, group: list[tuple[Path, bytes, Future]]) -> None:
+        entries, waiting = [], []
+        for target, data, fut in group:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                fut.set_exception(_write_error(target, e))
+                continue
+            entries.append((target, data, self.overwrite))
+            waiting.append((target, fut))
+        try:
+            errors = write_atomic_many(entries)
+        except BaseException as e:  # noqa: BLE001 - handed to every file of the group, raised by its caller
+            errors = [e] * len(entries)
+        for (target, fut), e in zip(waiting, errors, strict=True):
+            if e is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(_write_error(target, e))
 
 
 def _prepare(action: str, path: Path, rel: Path, store: Any, outdir: Path | None, overwrite: bool,
@@ -369,14 +440,17 @@ _Result = tuple[tuple[Path, Path], str, str, str]
 
 def _run_files(action: str, items: list[tuple[Path, Path]], store: Any, outdir: Path | None, overwrite: bool,
                opts: dict[str, Any], result: Callable[[tuple[Path, Path], str, str, str], None]) -> None:
-    """Files one after another in this process. Outputs are written (temporary file,
-    fsync, rename) by two background threads while the next file is processed, so
-    waiting for the disk overlaps the work; ``result`` hears of each file once its
-    output is on disk or it failed."""
-    writing: list[tuple[Future, tuple[Path, Path]]] = []
+    """Files one after another in this process. Outputs are written (temporary files,
+    one flush to disk per group, renames) by a background thread while the next files
+    are processed, so waiting for the disk overlaps the work; ``result`` hears of each
+    file once its output is on disk or it failed."""
+    writing: list[tuple[Future, tuple[Path, Path], int]] = []
+    queued = 0  # bytes of the outputs in `writing`
 
-    def settle(pending: tuple[Future, tuple[Path, Path]]) -> None:
-        fut, item = pending
+    def settle(pending: tuple[Future, tuple[Path, Path], int]) -> None:
+        nonlocal queued
+        fut, item, size = pending
+        queued -= size
         try:
             fut.result()
         except KediError as e:
@@ -384,7 +458,8 @@ def _run_files(action: str, items: list[tuple[Path, Path]], store: Any, outdir: 
             return
         result(item, "done", "", "")
 
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kedi-write") as pool:
+    writer = _GroupWriter(overwrite)
+    try:
         for item in items:
             try:
                 status, out = _prepare(action, item[0], item[1], store, outdir, overwrite, opts)
@@ -399,11 +474,15 @@ def _run_files(action: str, items: list[tuple[Path, Path]], store: Any, outdir: 
             if out is None:
                 result(item, status, "", "")
                 continue
-            writing.append((pool.submit(_write, out[0], out[1], overwrite), item))
-            while len(writing) > 4:  # bound the memory held by queued outputs
+            writing.append((writer.submit(out[0], out[1]), item, len(out[1])))
+            queued += len(out[1])
+            # Bound the memory held by queued outputs (two groups' worth).
+            while len(writing) > 2 * writer.GROUP_FILES or queued > 2 * writer.GROUP_BYTES:
                 settle(writing.pop(0))
         for pending in writing:
             settle(pending)
+    finally:
+        writer.close()  # what was queued is written (whole) before the batch stops
 
 
 def _work(items: list[tuple[Path, Path]]) -> tuple[list[_Result], list[str]]:
@@ -474,9 +553,9 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
 
     ``jobs``: worker processes (forked; default :func:`default_jobs`). Keys a series or
     study lacks are made by this process, which runs the files that needed them again.
-    With one process, outputs are written (temporary file, fsync, rename) by two
-    background threads while the next file is processed. Either way an output appears
-    only once it is complete on disk.
+    In each process, outputs are written (temporary files, one flush to disk per group,
+    renames) by a background thread while the next files are processed. Either way an
+    output appears only once it is complete on disk.
     """
     from tqdm import tqdm
 

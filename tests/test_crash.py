@@ -145,10 +145,10 @@ def test_workers_stop_with_a_killed_batch(tmp_path, folder):
 
 
 def test_disk_full_is_an_output_error_and_leaves_nothing(tmp_path, folder, monkeypatch):
-    def full(path, data, **kw):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(entries, **kw):
+        return [OSError(errno.ENOSPC, "No space left on device") for _ in entries]
 
-    monkeypatch.setattr(batch, "write_atomic", full)
+    monkeypatch.setattr(batch, "write_atomic_many", full)
     out = tmp_path / "out"
     before = snapshot(folder)
     assert cli.main(["encrypt", str(folder), "-r", "-o", str(out), "--no-progress", *store_args(tmp_path)]) == cli.EXIT_OUTPUT

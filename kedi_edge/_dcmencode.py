@@ -45,10 +45,13 @@ _MEMO_VALUE_MAX = 256  # characters or bytes: short attribute values only, never
 _memo: dict[tuple, bytes] = {}
 
 
-def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None) -> list[tuple[int, bytes]] | None:
+def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None,
+                    known: dict[int, bytes] | None = None) -> list[tuple[int, bytes]] | None:
     """(tag, encoding) of each element of ``ds`` in tag order, as pydicom's
     ``write_dataset`` would write it in Explicit VR Little Endian (group lengths of
     groups above 6 left out, as pydicom does); ``skip(tag)`` (an int) leaves out more.
+    ``known``: encodings already made of elements not changed since (by tag), used as
+    they are.
 
     None when pydicom would re-encode the dataset instead of writing raw values: its
     source was not Explicit VR Little Endian, or its character set was changed.
@@ -73,6 +76,9 @@ def encode_elements(ds: Dataset, skip: Callable[[int], bool] | None = None) -> l
     for tag in sorted(items, key=int):  # int keys: no Python-level BaseTag comparisons
         t = int(tag)
         if (t & 0xFFFF == 0 and t >> 16 > 6) or (skip is not None and skip(t)):
+            continue
+        if known is not None and t in known:
+            out.append((t, known[t]))
             continue
         if convert:
             elem = ds[tag]
@@ -121,10 +127,11 @@ def _element(elem: Any, charset: Any) -> bytes:
     return data
 
 
-def file_bytes(ds: Dataset) -> bytes | None:
+def file_bytes(ds: Dataset, known: dict[int, bytes] | None = None) -> bytes | None:
     """What ``pydicom.dcmwrite(f, ds, enforce_file_format=True, implicit_vr=False,
     little_endian=True)`` writes, for a dataset whose file meta already says Explicit
-    VR Little Endian; None for any other (pydicom then writes it, or refuses)."""
+    VR Little Endian; None for any other (pydicom then writes it, or refuses).
+    ``known``: as for encode_elements (dataset elements only)."""
     meta = getattr(ds, "file_meta", None)
     preamble = getattr(ds, "preamble", None)
     if (meta is None or meta.get("TransferSyntaxUID") != ExplicitVRLittleEndian
@@ -132,7 +139,7 @@ def file_bytes(ds: Dataset) -> bytes | None:
         return None
     if "PixelData" in ds:
         ds["PixelData"].is_undefined_length = False  # as dcmwrite sets it for this syntax
-    parts = encode_elements(ds)
+    parts = encode_elements(ds, known=known)
     if parts is None:
         return None
     # The file meta as dcmwrite makes it: the media storage UIDs from the dataset, then

@@ -233,12 +233,12 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
     if action == "encrypt":
         policy = opts.get("policy", "series")
         try:
-            enc = kdicom.encrypt_dicom(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
-                                       policy=policy, speckle=opts.get("speckle"))
+            data = kdicom.encrypt_dicom_file(ds, opts.get("key"), keystore=store, generator=opts.get("generator"),
+                                             policy=policy, speckle=opts.get("speckle"))
         except _KeyNeeded as e:
             e.scope = kdicom._scope_uid(ds, policy)
             raise
-        return "", _dicom_bytes(enc)
+        return "", data
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", kdicom.LossyWarning)
         dec = kdicom.decrypt_dicom(ds, store, despeckle=bool(opts.get("despeckle")))

@@ -45,7 +45,7 @@ from .envelope import (
 from .exceptions import AuthenticationError, InvalidInputError, KediError, KeyStoreError, ModelError
 
 __all__ = ["PRIVATE_CREATOR", "PRIVATE_GROUP", "DicomError", "LossyWarning", "decrypt_dicom", "encrypt_dicom",
-           "is_encrypted", "key_for_dataset", "pixel_sha256", "read_pixels", "write_dicom"]
+           "encrypt_dicom_file", "is_encrypted", "key_for_dataset", "pixel_sha256", "read_pixels", "write_dicom"]
 
 PRIVATE_GROUP = 0x4B45
 PRIVATE_CREATOR = "KEDI_EDGE 1"
@@ -221,7 +221,6 @@ def _frames(pixels: np.ndarray, channel_axis: int | None, n_frames: int) -> list
     return [pixels]
 
 
-@_typed_errors
 def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, generator: Any = None,
                   policy: str = "series", speckle: float | None = None) -> Dataset:
     """An encrypted copy of ``ds``; ``ds`` itself is not changed.
@@ -232,6 +231,24 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     before sealing (lossy, for privacy in research use; recorded in the authenticated
     header). The default is lossless.
     """
+    return _encrypt(ds, key, keystore, generator, policy, speckle, None)
+
+
+def encrypt_dicom_file(ds: Dataset, key: Key | None = None, *, keystore: Any = None, generator: Any = None,
+                       policy: str = "series", speckle: float | None = None) -> bytes:
+    """The bytes :func:`write_dicom` writes for :func:`encrypt_dicom` of ``ds`` (same
+    arguments), with each attribute encoded once (for the digest that binds it, and
+    for the file)."""
+    known: dict[int, bytes] = {}
+    enc = _encrypt(ds, key, keystore, generator, policy, speckle, known)
+    return _file_data(enc, known)
+
+
+@_typed_errors
+def _encrypt(ds: Dataset, key: Key | None, keystore: Any, generator: Any, policy: str, speckle: float | None,
+             known: dict[int, bytes] | None) -> Dataset:
+    """encrypt_dicom; ``known`` (if a dict) receives the attributes' encodings made for
+    the digest, which stay valid for writing the result (nothing else touches them)."""
     if is_encrypted(ds):
         raise DicomError(f"{_name(ds)}: already encrypted by kedi_edge")
     # Copied before reading: elements still raw stay raw in the output and are written
@@ -282,7 +299,7 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     _set_file_meta(out, new_sop)
     # Every other attribute of the output is bound to the pixels: changing the patient's
     # name or any other element after encryption fails authentication.
-    header["dicom"]["attributes_sha256"] = _attributes_digest(out)
+    header["dicom"]["attributes_sha256"] = _attributes_digest(out, known)
     nonces, tags, bodies, common = [], [], [], None
     for i, frame in enumerate(frames):
         prefix, nonce, sealed = seal_parts(frame, key, {**header, "frame": i}, channel_axis)
@@ -304,12 +321,13 @@ def encrypt_dicom(ds: Dataset, key: Key | None = None, *, keystore: Any = None, 
     return out
 
 
-def _attributes_digest(ds: Dataset) -> str:
+def _attributes_digest(ds: Dataset, known: dict[int, bytes] | None = None) -> str:
     """SHA-256 of an encrypted dataset's attributes: every element except PixelData
     (sealed itself), kedi_edge's private block and group lengths, encoded as Explicit VR
     Little Endian, then the file meta's SOP class, SOP instance and transfer syntax UIDs.
     The preamble and the writer's own file meta elements (version, implementation) are
-    not covered: readers ignore them and writers rewrite them."""
+    not covered: readers ignore them and writers rewrite them. ``known`` (if a dict)
+    receives the encodings, by tag."""
     own = {int(t) for t in _own_tags(ds)}
 
     def left_out(tag: int) -> bool:
@@ -329,6 +347,8 @@ def _attributes_digest(ds: Dataset) -> str:
                 buf = io.BytesIO()
                 pydicom.dcmwrite(buf, part, enforce_file_format=False, implicit_vr=False, little_endian=True)
                 parts = [(0, buf.getvalue())]
+            elif known is not None:
+                known.update(parts)
     except Exception as e:  # pydicom's encoders raise many types
         raise DicomError(f"{_name(ds)}: cannot encode its attributes ({type(e).__name__}: {e})") from e
     digest = hashlib.sha256()
@@ -498,19 +518,24 @@ def write_dicom(ds: Dataset, path: Any) -> None:
     implicit_vr=False, little_endian=True)`` writes; elements still raw from an
     Explicit VR Little Endian source are copied without pydicom's per-element work.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom's complaints about the source's own values
-            data = file_bytes(ds)
-            if data is None:
-                pydicom.dcmwrite(path, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
-                return
-    except OSError:
-        raise  # the destination's problem, not the dataset's
-    except Exception as e:  # an element pydicom cannot encode; it raises many types
-        raise DicomError(f"{_name(ds)}: cannot write as DICOM ({type(e).__name__}: {str(e)[:200]})") from e
+    data = _file_data(ds)
     if hasattr(path, "write"):
         path.write(data)
     else:
         with open(path, "wb") as f:
             f.write(data)
+
+
+def _file_data(ds: Dataset, known: dict[int, bytes] | None = None) -> bytes:
+    """The bytes write_dicom writes for ``ds`` (``known``: see encode_elements)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's complaints about the source's own values
+            data = file_bytes(ds, known)
+            if data is None:
+                buf = io.BytesIO()
+                pydicom.dcmwrite(buf, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
+                data = buf.getvalue()
+    except Exception as e:  # an element pydicom cannot encode; it raises many types
+        raise DicomError(f"{_name(ds)}: cannot write as DICOM ({type(e).__name__}: {str(e)[:200]})") from e
+    return data

@@ -88,14 +88,14 @@ if _syncfs_reports_errors():
 
 def _sync_files(fds: list[int]) -> list[OSError | None]:
     """Makes the data of the open files ``fds`` durable: one syncfs() per file system
-    where it reports errors (it also flushes other dirty data of that file system),
-    else (or if it fails) an fsync of each file."""
+    holding several of them, where it reports errors (it also flushes other dirty data
+    of that file system); else (a lone file, or if syncfs fails) an fsync of each."""
     errors: list[OSError | None] = [None] * len(fds)
     by_dev: dict[int, list[int]] = {}
     for i, fd in enumerate(fds):
         by_dev.setdefault(os.fstat(fd).st_dev, []).append(i)
     for members in by_dev.values():
-        if _SYNCFS is not None and _SYNCFS(fds[members[0]]) == 0:
+        if len(members) > 1 and _SYNCFS is not None and _SYNCFS(fds[members[0]]) == 0:
             continue
         for i in members:  # no syncfs, or it failed: find out which file
             try:
@@ -169,22 +169,6 @@ def write_atomic(path: str | os.PathLike, data: bytes | bytearray | memoryview, 
     The file gets ``mode`` less the process's umask, as ``open()`` would give it. With
     ``overwrite=False`` an existing ``path`` raises FileExistsError and is left alone.
     """
-    path = Path(path)
-    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _place_new(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    (error,) = write_atomic_many([(path, data, overwrite)], mode=mode)
+    if error is not None:
+        raise error

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dispatch.h"
+#include "fileio.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "ripplet.h"
@@ -321,6 +322,7 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "Native kernels of kedi_edge: zigzag reordering, SIMD XOR, ripplet wrapping.";
   simd_state();  // detect the CPU once, at import
   register_ripplet(m);
+  register_fileio(m);
 
   m.def("zigzag_order", &zigzag_order, py::arg("h"), py::arg("w"), py::arg("pattern"),
         "Scan order of an h x w plane: flat indices r*w + c in zigzag order (int64).");

@@ -10,6 +10,8 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import _native
+
 __all__ = ["write_atomic", "write_atomic_many"]
 
 # os.link fails with these where the file system has no hard links (FAT, exFAT, some
@@ -29,14 +31,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _libc_function(name: str, argtypes: list) -> object | None:
+    try:
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):  # not in this C library (not glibc / not Linux)
+        return None
+    fn.argtypes = argtypes
+    return fn
+
+
+_RENAMEAT2 = _libc_function("renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint])
+
+
 def _renameat2_noreplace(src: str, dst: str) -> bool:
     """Linux's renameat2(RENAME_NOREPLACE): True if done, False where unsupported.
     Raises FileExistsError if ``dst`` exists."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):  # not glibc 2.28+ / not Linux
+    fn = _RENAMEAT2
+    if fn is None:
         return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
         return True
     err = ctypes.get_errno()
@@ -48,22 +60,28 @@ def _renameat2_noreplace(src: str, dst: str) -> bool:
 
 
 def _place_new(tmp: str, path: Path) -> None:
-    """Move ``tmp`` to ``path`` unless ``path`` exists (FileExistsError)."""
+    """Move ``tmp`` to ``path`` unless ``path`` exists (FileExistsError naming ``path``):
+    renameat2(RENAME_NOREPLACE), else os.link then unlink (both atomic, both refuse an
+    existing name), else a check, then a rename."""
+    if _renameat2_noreplace(tmp, str(path)):
+        return
     try:
-        os.link(tmp, path)  # atomic, and refuses an existing name
+        os.link(tmp, path)
     except FileExistsError:
-        raise
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
     except OSError as e:
         if e.errno not in _NO_LINKS:
             raise
-        if not _renameat2_noreplace(tmp, str(path)):
-            # Neither primitive exists here: check, then rename (a racing writer of the
-            # same name between the two could be replaced).
-            if os.path.lexists(path):
-                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
-            os.rename(tmp, path)
+        # Neither primitive exists here: check, then rename (a racing writer of the same
+        # name between the two could be replaced).
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.rename(tmp, path)
         return
-    os.unlink(tmp)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass  # the file is in place; a temporary name that cannot be removed stays
 
 
 def _syncfs_reports_errors() -> bool:
@@ -77,13 +95,10 @@ def _syncfs_reports_errors() -> bool:
     return (major, minor) >= (5, 8)
 
 
-_SYNCFS = None
-if _syncfs_reports_errors():
-    try:
-        _SYNCFS = ctypes.CDLL(None, use_errno=True).syncfs
-        _SYNCFS.argtypes = [ctypes.c_int]
-    except (OSError, AttributeError):
-        _SYNCFS = None
+_SYNCFS = _libc_function("syncfs", [ctypes.c_int]) if _syncfs_reports_errors() else None
+
+
+_NATIVE_WRITE = getattr(_native, "_write_files", None)  # POSIX builds
 
 
 def _sync_files(fds: list[int]) -> list[OSError | None]:
@@ -111,7 +126,31 @@ def write_atomic_many(entries: Sequence[tuple[str | os.PathLike, bytes | bytearr
     disk for all of them: every temporary file is written, their data is made durable
     together (see _sync_files), then each is renamed into place and each folder synced
     once. Returns, for each entry, None or the exception that stopped it; a failed
-    entry leaves nothing behind, and never stops the others."""
+    entry leaves nothing behind, and never stops the others. A folder whose sync fails
+    fails its files, which are in place. Runs in native code, with the GIL released,
+    where the extension has it (POSIX); :func:`_write_many_py` is its twin."""
+    if _NATIVE_WRITE is None:
+        return _write_many_py(entries, mode=mode)
+    paths = [Path(path) for path, _, _ in entries]
+    tmps = [_temp_name(p) for p in paths]
+    named = [(os.fsencode(t), os.fsencode(p), os.fsencode(p.parent), memoryview(data).cast("B"), bool(over))
+             for t, p, (_, data, over) in zip(tmps, paths, entries, strict=True)]
+    results = _NATIVE_WRITE(named, mode, 1 if _SYNCFS is not None else 0)
+    errors: list[BaseException | None] = []
+    for (err, where), tmp, path in zip(results, tmps, paths, strict=True):
+        name = (None, tmp, str(path), str(path.parent))[where]  # where the native call failed
+        errors.append(None if err == 0 else OSError(err, os.strerror(err), name))
+    return errors
+
+
+def _temp_name(path: Path) -> str:
+    return str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def _write_many_py(entries: Sequence[tuple[str | os.PathLike, bytes | bytearray | memoryview, bool]], *,
+                   mode: int = 0o666) -> list[BaseException | None]:
+    """write_atomic_many in Python: the reference for the native group write, and the
+    write where the extension has none."""
     n = len(entries)
     errors: list[BaseException | None] = [None] * n
     tmps: list[str | None] = [None] * n
@@ -120,7 +159,7 @@ def write_atomic_many(entries: Sequence[tuple[str | os.PathLike, bytes | bytearr
         for i, (path, data, _) in enumerate(entries):
             path = Path(path)
             try:
-                tmps[i] = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+                tmps[i] = _temp_name(path)
                 fds[i] = os.open(tmps[i], os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
                                  mode)
                 view = memoryview(data).cast("B")
@@ -133,9 +172,12 @@ def write_atomic_many(entries: Sequence[tuple[str | os.PathLike, bytes | bytearr
             errors[i] = e
         for i in range(n):
             if fds[i] is not None:
-                os.close(fds[i])
-                fds[i] = None
-        folders = set()
+                fd, fds[i] = fds[i], None
+                try:
+                    os.close(fd)
+                except OSError as e:
+                    errors[i] = errors[i] or e
+        placed: dict[Path, list[int]] = {}
         for i, (path, _, overwrite) in enumerate(entries):
             if errors[i] is not None:
                 continue
@@ -145,11 +187,15 @@ def write_atomic_many(entries: Sequence[tuple[str | os.PathLike, bytes | bytearr
                 else:
                     _place_new(tmps[i], Path(path))
                 tmps[i] = None  # in place (or linked and unlinked)
-                folders.add(Path(path).parent)
+                placed.setdefault(Path(path).parent, []).append(i)
             except OSError as e:
                 errors[i] = e
-        for folder in folders:
-            _fsync_dir(folder)
+        for folder, members in placed.items():
+            try:
+                _fsync_dir(folder)
+            except OSError as e:
+                for i in members:
+                    errors[i] = e
     finally:
         for i in range(n):
             if fds[i] is not None:

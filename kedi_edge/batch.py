@@ -332,9 +332,10 @@ def _write_error(target: Path, e: BaseException) -> BaseException:
 class _GroupWriter:
     """Writes outputs on a background thread in groups that share one flush to disk
     (write_atomic_many): a group is what was submitted while the previous one was being
-    written, at least GROUP_MIN files (waiting at most GROUP_WAIT seconds for them, and
-    not at all once the batch is closing) and at most GROUP_FILES files and GROUP_BYTES
-    bytes. Each output still appears only once its data is on disk."""
+    written, at least ``group_min`` files or GROUP_BYTES bytes (waiting at most
+    GROUP_WAIT seconds for them, and not at all once the batch is closing) and at most
+    GROUP_FILES files and GROUP_BYTES bytes. Each output still appears only once its
+    data is on disk."""
 
     GROUP_MIN = 8  # fewer journal commits and thread switches than a flush per file
     GROUP_WAIT = 0.03
@@ -346,6 +347,7 @@ class _GroupWriter:
         self.group_min = group_min
         self._cv = threading.Condition()
         self._queue: list[tuple[Path, bytes, Future]] = []
+        self._queued = 0  # bytes in the queue
         self._closed = False
         self._folders: set[Path] = set()  # folders this writer made or found
         self._thread = threading.Thread(target=self._loop, name="kedi-write", daemon=True)
@@ -355,9 +357,13 @@ class _GroupWriter:
         fut: Future = Future()
         with self._cv:
             self._queue.append((target, data, fut))
-            if len(self._queue) in (1, self.group_min):  # starts the wait for a group; ends it
+            self._queued += len(data)
+            if len(self._queue) == 1 or self._full():  # starts the wait for a group; ends it
                 self._cv.notify()
         return fut
+
+    def _full(self) -> bool:
+        return len(self._queue) >= self.group_min or self._queued >= self.GROUP_BYTES
 
     def close(self) -> None:
         """Writes what is queued, then stops."""
@@ -372,7 +378,7 @@ class _GroupWriter:
                 while not self._queue and not self._closed:
                     self._cv.wait()
                 deadline = time.monotonic() + self.GROUP_WAIT
-                while len(self._queue) < self.group_min and not self._closed:
+                while not self._full() and not self._closed:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -385,6 +391,7 @@ class _GroupWriter:
                        and size + len(self._queue[0][1]) <= self.GROUP_BYTES):
                     group.append(self._queue.pop(0))
                     size += len(group[-1][1])
+                self._queued -= size
             self._write(group)
 
     def _write(self, group: list[tuple[Path, bytes, Future]]) -> None:

@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,40 @@ def test_wrong_input_kind_is_an_input_error_even_with_an_output_there(tmp_path, 
     np.save(out / "a.npy", np.zeros(3))
     report = batch.run("encrypt", [(src / "a.kedi", Path("a.kedi"))], store, outdir=out, progress=False, jobs=1)
     assert [(f.category, "already a sealed container" in f.message) for f in report.failed] == [(batch.INPUT, True)]
+
+
+def test_outputs_are_written_in_groups_and_at_once_when_the_batch_ends(tmp_path, monkeypatch):
+    """Files submitted quickly share flushes (groups of at least group_min but the
+    last); closing writes what is queued without waiting for a group to fill."""
+    groups = []
+    real = batch.write_atomic_many
+
+    def recording(entries):
+        groups.append(len(entries))
+        return real(entries)
+
+    monkeypatch.setattr(batch, "write_atomic_many", recording)
+    monkeypatch.setattr(batch._GroupWriter, "GROUP_WAIT", 600.0)  # only a full group or close starts one
+    writer = batch._GroupWriter(overwrite=False, group_min=4)
+    futures = [writer.submit(tmp_path / "out" / f"{i:02d}", bytes([i]) * 100) for i in range(10)]
+    closer = threading.Thread(target=writer.close)
+    closer.start()
+    closer.join(timeout=300)  # far below GROUP_WAIT: close must not wait for it
+    assert not closer.is_alive()
+    assert all(f.result(timeout=0) is None for f in futures)
+    assert sum(groups) == 10 and all(n >= 4 for n in groups[:-1])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:02d}" for i in range(10)]
+    assert (tmp_path / "out" / "07").read_bytes() == bytes([7]) * 100
+
+
+def test_a_big_output_does_not_wait_for_a_group(tmp_path, monkeypatch):
+    """GROUP_BYTES of queued data starts a group however few files it is."""
+    monkeypatch.setattr(batch._GroupWriter, "GROUP_WAIT", 600.0)
+    monkeypatch.setattr(batch._GroupWriter, "GROUP_BYTES", 1000)
+    writer = batch._GroupWriter(overwrite=False, group_min=8)
+    try:
+        fut = writer.submit(tmp_path / "big", b"x" * 1000)
+        assert fut.result(timeout=300) is None  # written before close, though the group has one file
+        assert (tmp_path / "big").read_bytes() == b"x" * 1000
+    finally:
+        writer.close()

@@ -207,6 +207,9 @@ py::list write_files(const py::list& entries, int mode, int syncfs, bool links, 
     e.tmp = t[0].cast<py::bytes>();
     e.path = t[1].cast<py::bytes>();
     e.folder = t[2].cast<py::bytes>();
+    for (const std::string* name : {&e.tmp, &e.path, &e.folder}) {
+      if (name->find('\0') != std::string::npos) throw py::value_error("_write_files: embedded null byte");
+    }
     views.push_back(t[3].cast<py::buffer>().request());
     const py::buffer_info& v = views.back();
     if (v.ndim != 1 || v.itemsize != 1 || v.strides[0] != 1) {

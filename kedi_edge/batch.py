@@ -655,9 +655,9 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
                        opts={**{k: v for k, v in opts.items() if k not in ("_warnings", "generator")},
                              "generator": _NoGenerator()})
         # Freeze every object of this process, garbage included, so that no worker ever
-        # runs a destructor of one: an ONNX Runtime session's waits for threads that a
-        # forked child does not have, and hangs it. (Freezing moves the collector's lists
-        # as they are; collecting first cost 25-30 ms a batch.)
+        # runs the destructor of one: an ONNX Runtime session's destructor waits for
+        # threads a forked child does not have, and hangs it. (Freezing moves the
+        # collector's lists as they are; collecting first cost 25-30 ms a batch.)
         gc.freeze()
         try:
             pool_cm = multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker,

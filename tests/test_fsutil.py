@@ -155,6 +155,12 @@ def test_many_files_fall_back_to_fsync_and_report_the_failing_one(tmp_path, impl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "z"]
 
 
+def test_a_name_with_a_null_byte_is_refused(tmp_path, impl):
+    with pytest.raises(ValueError, match="null byte"):
+        write_atomic(tmp_path / "a\x00b", b"x")
+    assert not list(tmp_path.iterdir())
+
+
 def test_one_name_twice_in_a_group(tmp_path, impl):
     """The first of two entries with one name wins without overwrite; with it, the last."""
     errors = _fsutil.write_atomic_many([(tmp_path / "a", b"1", False), (tmp_path / "a", b"2", False)])

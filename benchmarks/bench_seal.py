@@ -1,6 +1,6 @@
 """Sealing cost against AES-256-GCM alone, and folder throughput against a plain script.
 
-    python benchmarks/bench_seal.py [--files 120] [--folder-reps 5] [--json FILE]
+    python benchmarks/bench_seal.py [--files 120] [--folder-reps 5] [--ct-side N] [--json FILE]
 
 1. A 512x512 uint16 image, key already in memory: median time of kedi_edge.seal and
    kedi_edge.open against AESGCM.encrypt / AESGCM.decrypt of the same bytes (which
@@ -83,15 +83,30 @@ def _plain_script_processes(files: list[Path], outdir: Path, jobs: int) -> None:
         pool.starmap(_plain_script, shares)
 
 
-def bench_folder(n_files: int, reps: int = 3) -> list[dict]:
+def _ct_series(src: Path, n_files: int, side: int) -> None:
+    """A series of n CT slices of side x side pixels: pydicom's CT_small (128 x 128)
+    enlarged by repeating pixels, each slice with its own SOP Instance UID."""
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm", download=False))
+    reps = -(-side // ds.Rows)
+    pixels = np.kron(ds.pixel_array, np.ones((reps, reps), ds.pixel_array.dtype))[:side, :side]
+    ds.Rows, ds.Columns, ds.PixelData = side, side, np.ascontiguousarray(pixels).tobytes()
+    for i in range(n_files):
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.save_as(src / f"{i:04d}.dcm", enforce_file_format=True)
+
+
+def bench_folder(n_files: int, reps: int = 3, ct_side: int = 0) -> list[dict]:
     names = ["CT_small.dcm", "MR_small.dcm", "examples_overlay.dcm", "examples_rgb_color.dcm"]
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)
         src = td / "in"
         src.mkdir()
-        for i in range(n_files):
-            shutil.copy(pydicom.data.get_testdata_file(names[i % len(names)], download=False),
-                        src / f"{i:04d}.dcm")
+        if ct_side:
+            _ct_series(src, n_files, ct_side)
+        else:
+            for i in range(n_files):
+                shutil.copy(pydicom.data.get_testdata_file(names[i % len(names)], download=False),
+                            src / f"{i:04d}.dcm")
         files = sorted(src.iterdir())
         store = kedi_edge.KeyStore.init(td / "keys", kek_file=td / "kek.key")
         gen = kedi_edge.KeyGenerator()
@@ -132,6 +147,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=120)
     ap.add_argument("--folder-reps", type=int, default=5)
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--ct-side", type=int, default=0,
+                    help="folder of one CT series of this many pixels a side (CT_small enlarged) instead of "
+                         "the bundled CT, MR and US files")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
     info = kedi_edge.runtime_info()
@@ -140,8 +158,9 @@ def main() -> None:
     print("512x512 uint16 (512 KiB), key in memory")
     for r in img:
         print(f"  {r['op']:<28} {r['seconds'] * 1e6:8.1f} us {r['gb_per_s']:7.2f} GB/s {r['vs_aes']:6.2f}x AES")
-    folder = bench_folder(args.files, args.folder_reps)
-    print(f"\nfolder of {args.files} DICOM files (CT, MR, US)")
+    folder = bench_folder(args.files, args.folder_reps, args.ct_side)
+    what = f"CT slices, {args.ct_side}x{args.ct_side} int16" if args.ct_side else "CT, MR, US"
+    print(f"\nfolder of {args.files} DICOM files ({what})")
     for r in folder:
         print(f"  {r['op']:<56} {r['files_per_s']:8.1f} files/s {r['ratio']:6.2f}x")
     seal_ratio = img[1]["vs_aes"]

@@ -73,6 +73,7 @@ void write_temp(Entry& e, const Options& o) {
       if (errno == EINTR) continue;
       return e.fail(errno, kNowhere);
     }
+    if (n == 0) return e.fail(EIO, kNowhere);  // no progress: never loop on it
     done += static_cast<size_t>(n);
   }
 }

@@ -164,7 +164,10 @@ def _write_many_py(entries: Sequence[tuple[str | os.PathLike, bytes | bytearray 
                                  mode)
                 view = memoryview(data).cast("B")
                 while view:
-                    view = view[os.write(fds[i], view):]
+                    written = os.write(fds[i], view)
+                    if written == 0:  # no progress: never loop on it
+                        raise OSError(errno.EIO, os.strerror(errno.EIO))
+                    view = view[written:]
             except OSError as e:
                 errors[i] = e
         live = [i for i in range(n) if errors[i] is None]

@@ -262,11 +262,12 @@ def _target(action: str, path: Path, rel: Path, outdir: Path) -> Path:
                         ".npy" if path.suffix == ".kedi" else "", outdir)
 
 
-def _clashes(action: str, inputs: list[tuple[Path, Path]], outdir: Path) -> dict[tuple[Path, Path], str]:
-    """The inputs whose outputs would have the same name, each with its failure message."""
+def _clashes(targets: list[tuple[tuple[Path, Path], Path]]) -> dict[tuple[Path, Path], str]:
+    """The inputs (of the pairs input, output path) whose outputs would have the same
+    name, each with its failure message."""
     by_target: dict[Path, list[tuple[Path, Path]]] = {}
-    for item in inputs:
-        by_target.setdefault(_target(action, item[0], item[1], outdir), []).append(item)
+    for item, target in targets:
+        by_target.setdefault(target, []).append(item)
     out = {}
     for target, items in by_target.items():
         for item in items if len(items) > 1 else ():
@@ -276,23 +277,22 @@ def _clashes(action: str, inputs: list[tuple[Path, Path]], outdir: Path) -> dict
     return out
 
 
-def _existing_targets(action: str, inputs: list[tuple[Path, Path]], outdir: Path) -> set[Path]:
-    """The inputs' output paths that exist now: one listing per output folder instead of
-    a lookup per file (a lookup waits while another process creates files there)."""
+def _existing(targets: Iterable[Path]) -> set[Path]:
+    """The output paths among ``targets`` that exist now: one listing per folder instead
+    of a lookup per file (a lookup waits while another process creates files there)."""
     by_folder: dict[Path, list[Path]] = {}
-    for path, rel in inputs:
-        target = _target(action, path, rel, outdir)
+    for target in targets:
         by_folder.setdefault(target.parent, []).append(target)
     found: set[Path] = set()
-    for folder, targets in by_folder.items():
+    for folder, members in by_folder.items():
         try:
             names = set(os.listdir(folder))
         except FileNotFoundError:
             continue
         except OSError:  # not a readable folder: each file finds out for itself
-            found.update(t for t in targets if os.path.lexists(t))
+            found.update(t for t in members if os.path.lexists(t))
             continue
-        found.update(t for t in targets if t.name in names)
+        found.update(t for t in members if t.name in names)
     return found
 
 
@@ -642,12 +642,13 @@ def run(action: str, inputs: list[tuple[Path, Path]], store: Any, *, outdir: Pat
 
     bar = tqdm(total=len(inputs), desc=action, unit="file", disable=not progress, leave=False)
     if outdir is not None:
-        clashes = _clashes(action, inputs, outdir)
+        targets = [(item, _target(action, item[0], item[1], outdir)) for item in inputs]
+        clashes = _clashes(targets)
         for item, message in clashes.items():
             result(item, "failed", OUTPUT, message)
         inputs = [item for item in inputs if item not in clashes]
         # An output that appears later is still never replaced (the writes refuse it).
-        opts["_existing"] = _existing_targets(action, inputs, outdir)
+        opts["_existing"] = _existing(target for item, target in targets if item not in clashes)
     if _parallel_ok(action, inputs, opts, jobs):
         import multiprocessing
 

@@ -135,12 +135,6 @@ def _read_dicom(path: Path):
         raise _InputError(f"{path}: not readable as DICOM ({type(e).__name__}: {e})") from e
 
 
-def _dicom_bytes(ds) -> bytes:
-    buf = io.BytesIO()
-    kdicom.write_dicom(ds, buf)
-    return buf.getvalue()
-
-
 def _npy_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a, allow_pickle=False)
@@ -243,7 +237,7 @@ def _process(action: str, path: Path, store: Any, opts: dict[str, Any]) -> tuple
         warnings.simplefilter("always", kdicom.LossyWarning)
         dec = kdicom.decrypt_dicom(ds, store, despeckle=bool(opts.get("despeckle")))
     opts["_warnings"] += [str(w.message) for w in caught if issubclass(w.category, kdicom.LossyWarning)]
-    return None if action == "verify" else ("", _dicom_bytes(dec))
+    return None if action == "verify" else ("", kdicom._file_data(dec))
 
 
 def _output_path(rel: Path, suffix: str, outdir: Path) -> Path:

@@ -306,7 +306,7 @@ def unseal(blob: bytes | bytearray | memoryview, key: Key | KeySource) -> tuple[
     prefix, header, off = _parse(mv)  # prefix: a copy, from which header was parsed
     if isinstance(key, Key):
         if key.key_id != header["key_id"]:
-            raise AuthenticationError(_FAILED)
+            _fail()
     else:
         key = key.get(header["key_id"])
     dtype = np.dtype(header["dtype"])

@@ -4,6 +4,7 @@
 #if defined(KEDI_X86_64)
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 

@@ -10,7 +10,9 @@ native zigzag_xor and xor_unzigzag for each pattern, and native
 xor_into, each on 1 thread and on the threads the runtime uses by default (path
 "avx2 x2" = AVX2 on 2 threads); then the ratios native/numpy (speed-up) and
 native/memcpy (fraction of single-thread copy bandwidth). Every figure comes from the
-same run, so the ratios hold on a noisy machine.
+same run, and the operations of one thread count (with memcpy) are timed in ROUNDS
+rounds taken in turn (each median is over all of an operation's calls), so a slow
+phase of a shared machine falls on all of them alike and the ratios hold.
 """
 
 from __future__ import annotations
@@ -30,17 +32,20 @@ TARGET_SPEEDUP = 3.0  # fused zigzag_xor vs the numpy two-pass, 512x512 uint16
 TARGET_MEMCPY = 0.5  # fraction of memcpy bandwidth, 512x512 uint16
 
 
-def median_seconds(fn, nbytes: int) -> float:
-    """Median of per-call times, after a warm-up; about 0.3 s of calls in all."""
-    for _ in range(3):
-        fn()
-    reps = max(7, min(400, int(3e8 / max(nbytes, 1))))
-    times = np.empty(reps)
-    for i in range(reps):
+ROUNDS = 7  # each operation is timed in every round, so slow phases of a shared machine
+# fall on all of them alike
+
+
+def call_times(fn, reps: int) -> list[float]:
+    """Wall times of ``reps`` calls, after two untimed ones."""
+    fn()
+    fn()
+    times = []
+    for _ in range(reps):
         t0 = time.perf_counter()
         fn()
-        times[i] = time.perf_counter() - t0
-    return float(np.median(times))
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def bench_shape(shape, paths, thread_counts) -> list[dict]:
@@ -49,41 +54,61 @@ def bench_shape(shape, paths, thread_counts) -> list[dict]:
     key = rng.integers(0, 2**16, size=shape, dtype=np.uint16)
     out = np.empty_like(image)
     nbytes = image.nbytes
-    rows = []
+    ops = []  # (name, path label, SIMD path or None, threads, fn)
 
-    def add(name, fn, path="-"):
-        t = median_seconds(fn, nbytes)
-        rows.append({"shape": f"{shape[0]}x{shape[1]}", "op": name, "path": path, "seconds": t,
-                     "gb_per_s": nbytes / t / 1e9})
+    def add(name, fn, path=None, threads=1, label="-"):
+        ops.append((name, label, path, threads, fn))
 
     add("memcpy (np.copyto)", lambda: np.copyto(out, image))
     flat_key, flat_out, tmp = key.ravel(), out.ravel(), np.empty(image.size, image.dtype)
     for pattern in kedi_edge.PATTERNS:
         order = kedi_edge.zigzag_order(*shape, pattern)
         add(f"numpy two-pass {pattern}",
-            lambda: np.bitwise_xor(image.ravel()[order], flat_key, out=flat_out))
+            lambda order=order: np.bitwise_xor(image.ravel()[order], flat_key, out=flat_out))
 
         def inverse(order=order):
             np.bitwise_xor(image.ravel(), flat_key, out=tmp)
             flat_out[order] = tmp
 
         add(f"numpy inverse {pattern}", inverse)
+    for path in paths:
+        for n in thread_counts:
+            label = path if n == 1 else f"{path} x{n}"
+            for pattern in kedi_edge.PATTERNS:
+                add(f"zigzag_xor {pattern}",
+                    lambda pattern=pattern: kedi_edge.zigzag_xor(image, key, pattern, out), path, n,
+                    label)
+                add(f"xor_unzigzag {pattern}",
+                    lambda pattern=pattern: kedi_edge.xor_unzigzag(image, key, pattern, out), path,
+                    n, label)
+            add("xor_into", lambda: kedi_edge.xor_into(image, key, out), path, n, label)
+
+    # About 0.3 s of calls per operation in all, cut into ROUNDS bursts taken in turn.
+    reps = max(3, min(400, int(3e8 / max(nbytes, 1))) // ROUNDS)
+    times = [[] for _ in ops]
     active, threads0 = _native.simd_info()["active"], _native.simd_info()["threads"]
+    # The rounds go over the operations of one thread count at a time: a second thread
+    # left idle for a while comes back slowly on a virtual machine. memcpy is timed with
+    # every group.
+    groups = [[i for i, op in enumerate(ops) if op[3] == n or i == 0]
+              for n in sorted({op[3] for op in ops})]
     try:
-        for path in paths:
-            _native._set_simd(path)
-            for n in thread_counts:
-                _native._set_threads(n)
-                label = path if n == 1 else f"{path} x{n}"
-                for pattern in kedi_edge.PATTERNS:
-                    add(f"zigzag_xor {pattern}", lambda: kedi_edge.zigzag_xor(image, key, pattern, out), label)
-                    add(f"xor_unzigzag {pattern}",
-                        lambda: kedi_edge.xor_unzigzag(image, key, pattern, out), label)
-                add("xor_into", lambda: kedi_edge.xor_into(image, key, out), label)
+        for group in groups:
+            for _ in range(ROUNDS):
+                for i in group:
+                    _, _, path, n, fn = ops[i]
+                    _native._set_simd(path or active)
+                    _native._set_threads(n)
+                    times[i] += call_times(fn, reps)
     finally:
         _native._set_simd(active)
         _native._set_threads(threads0)
 
+    rows = []
+    for (name, label, _, _, _), t in zip(ops, times, strict=True):
+        seconds = float(np.median(t))
+        rows.append({"shape": f"{shape[0]}x{shape[1]}", "op": name, "path": label,
+                     "seconds": seconds, "gb_per_s": nbytes / seconds / 1e9})
     memcpy = rows[0]["seconds"]
     # Each native kernel against the numpy pass doing the same thing: zigzag_xor against
     # the forward two-pass, xor_unzigzag against the inverse.

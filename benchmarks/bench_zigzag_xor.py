@@ -11,8 +11,8 @@ xor_into, each on 1 thread and on the threads the runtime uses by default (path
 "avx2 x2" = AVX2 on 2 threads); then the ratios native/numpy (speed-up) and
 native/memcpy (fraction of single-thread copy bandwidth). Every figure comes from the
 same run, and the operations of one thread count (with memcpy) are timed in ROUNDS
-rounds taken in turn (each median is over all of an operation's calls), so a slow
-phase of a shared machine falls on all of them alike and the ratios hold.
+rounds taken in turn (each figure is the median of an operation's round medians), so a
+slow phase of a shared machine falls on all of them alike and the ratios hold.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import numpy as np
+from _timing import median_seconds
 
 import kedi_edge
 from kedi_edge import _native
@@ -34,18 +34,6 @@ TARGET_MEMCPY = 0.5  # fraction of memcpy bandwidth, 512x512 uint16
 
 ROUNDS = 7  # each operation is timed in every round, so slow phases of a shared machine
 # fall on all of them alike
-
-
-def call_times(fn, reps: int) -> list[float]:
-    """Wall times of ``reps`` calls, after two untimed ones."""
-    fn()
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def bench_shape(shape, paths, thread_counts) -> list[dict]:
@@ -99,7 +87,7 @@ def bench_shape(shape, paths, thread_counts) -> list[dict]:
                     _, _, path, n, fn = ops[i]
                     _native._set_simd(path or active)
                     _native._set_threads(n)
-                    times[i] += call_times(fn, reps)
+                    times[i].append(median_seconds(fn, reps, warmup=2))
     finally:
         _native._set_simd(active)
         _native._set_threads(threads0)

@@ -192,9 +192,9 @@ py::array permute_entry(const char* fn, const char* src_name, const py::object& 
     std::vector<int64_t> off;
     if (scan == kDiagonal) off = diagonal_offsets(h, w);
     const Plane plane{h, w, off.data()};
-    // Large planes are cut into four shares per thread (claimed dynamically, so uneven
-    // shares even out); stacks of small planes are spread a plane at a time; small work
-    // stays on this thread.
+    // Large planes are cut into four shares per thread (a thread that finishes its own
+    // takes over a slow one's, see parallel.cpp); stacks of small planes are spread a
+    // plane at a time; small work stays on this thread.
     const size_t threads = planes * plane_bytes >= kParallelMinBytes ? max_threads() : 1;
     const size_t parts = threads > 1 && plane_bytes >= kParallelMinBytes ? threads * 4 : 1;
     const auto unit = [&](size_t u) {

@@ -1,6 +1,12 @@
 // Persistent worker threads that spin briefly between jobs, then sleep. Workers are
 // detached; after fork() the child starts a fresh pool (the parent's workers do not
 // exist there). A pool grows when more threads are allowed; it never shrinks.
+//
+// A job's units are cut into one contiguous range per thread. Each thread runs its own
+// range first, in order, then claims what is left of the others'. Thread t (the caller
+// is 0, worker k has the fixed id k) so takes the same units call after call, and
+// finds them in its own cache when the buffers are reused; a thread that is late or
+// slow (a virtual CPU the host has not scheduled) loses its units to the others.
 #include "parallel.h"
 
 #include <algorithm>
@@ -31,25 +37,35 @@ namespace {
 // of images) then find it awake, while an idle process burns no CPU.
 constexpr auto kSpin = std::chrono::microseconds(200);
 
+// One thread's range of the current job: units next .. end-1 are unclaimed. On its own
+// cache line, so that claims in one range do not slow down the others.
+struct alignas(64) Range {
+  std::atomic<size_t> next{0};
+  size_t end = 0;
+};
+
 struct Pool {
   std::mutex call;  // one job at a time
   std::mutex m;
   std::condition_variable wake;
   std::atomic<uint64_t> gen{0};     // bumped when a job is published
-  std::atomic<size_t> next{0};      // next unit to claim
   std::atomic<size_t> pending{0};   // units not yet finished
   std::atomic<int> inside{0};       // workers looking at the current job
-  long slots = 0;                   // workers that may still join the current job (under m)
-  size_t n = 0;
+  size_t threads = 0;               // threads of the current job (under m)
   const std::function<void(size_t)>* fn = nullptr;
+  Range ranges[kThreadLimit];       // set under m while no worker is inside
   std::atomic<size_t> workers{0};   // grown under g_pool_init
 
-  // Claims and runs units of the job whose unit count and function are given. A worker
-  // passes the snapshot it took under `m`, so it never mixes two jobs' fields.
-  void run_units(size_t count, const std::function<void(size_t)>* f) {
-    for (size_t i; (i = next.fetch_add(1)) < count;) {
-      (*f)(i);
-      pending.fetch_sub(1, std::memory_order_release);
+  // Runs the units of thread `self`'s range, then claims the other ranges' leftovers.
+  // A worker passes the thread count and function it took under `m`, so it never mixes
+  // two jobs' fields.
+  void run_units(size_t self, size_t threads, const std::function<void(size_t)>* f) {
+    for (size_t k = 0; k < threads; ++k) {
+      Range& r = ranges[(self + k) % threads];
+      for (size_t i; (i = r.next.fetch_add(1)) < r.end;) {
+        (*f)(i);
+        pending.fetch_sub(1, std::memory_order_release);
+      }
     }
   }
 };
@@ -59,7 +75,7 @@ std::mutex g_pool_init;
 std::atomic<size_t> g_threads{0};
 std::string g_bad_setting;
 
-void worker(Pool* p, uint64_t seen) {
+void worker(Pool* p, size_t id, uint64_t seen) {
   for (;;) {
     const auto t0 = std::chrono::steady_clock::now();
     for (unsigned i = 1; p->gen.load(std::memory_order_acquire) == seen; ++i) {
@@ -71,22 +87,19 @@ void worker(Pool* p, uint64_t seen) {
     }
     // Snapshot the job under the lock the caller publishes under; `inside` then keeps
     // the caller from publishing the next job until this worker has left.
-    size_t count = 0;
+    size_t threads = 0;
     const std::function<void(size_t)>* f = nullptr;
     bool join = false;
     {
       std::lock_guard<std::mutex> lk(p->m);
       seen = p->gen.load();
-      count = p->n;
+      threads = p->threads;
       f = p->fn;
-      join = p->slots > 0;
-      if (join) {
-        --p->slots;
-        p->inside.fetch_add(1);
-      }
+      join = id < threads;
+      if (join) p->inside.fetch_add(1);
     }
     if (join) {
-      p->run_units(count, f);
+      p->run_units(id, threads, f);
       p->inside.fetch_sub(1);
     }
   }
@@ -122,7 +135,7 @@ Pool* pool_with(size_t workers) {
   const uint64_t gen = p->gen.load();
   for (size_t have = p->workers.load(); have < workers; ++have) {
     try {
-      std::thread(worker, p, gen).detach();
+      std::thread(worker, p, have + 1, gen).detach();
     } catch (const std::system_error&) {
       break;
     }
@@ -188,14 +201,16 @@ void parallel_for(size_t n, const std::function<void(size_t)>& fn) {
       lk.lock();
     }
     p->fn = &fn;
-    p->n = n;
-    p->next.store(0);
+    p->threads = threads;
+    for (size_t t = 0; t < threads; ++t) {
+      p->ranges[t].next.store(n * t / threads);
+      p->ranges[t].end = n * (t + 1) / threads;
+    }
     p->pending.store(n);
-    p->slots = static_cast<long>(threads - 1);
     p->gen.fetch_add(1);
   }
   p->wake.notify_all();
-  p->run_units(n, &fn);
+  p->run_units(0, threads, &fn);
   while (p->pending.load(std::memory_order_acquire) != 0) KEDI_PAUSE();
 }
 

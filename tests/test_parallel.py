@@ -116,6 +116,18 @@ def test_odd_byte_counts_split_by_line(threads):
     np.testing.assert_array_equal(out, a ^ b)
 
 
+def test_thread_count_changes_between_calls(threads):
+    # The pool keeps the workers of its largest job; a smaller job must leave the
+    # workers beyond its thread count out, and a larger one give each its own range.
+    image, key = _pair((700, 700), np.uint16, 4)
+    expected = {p: reference.zigzag_xor(image, key, p) for p in kedi_edge.PATTERNS}
+    for n_threads in [6, 2, 5, 1, 3, 6, 4]:
+        threads(n_threads)
+        for pattern in kedi_edge.PATTERNS:
+            for _ in range(3):
+                np.testing.assert_array_equal(kedi_edge.zigzag_xor(image, key, pattern), expected[pattern])
+
+
 def test_concurrent_python_threads(threads):
     threads(2)
     image, key = _pair((600, 600), np.uint16, 3)

@@ -30,6 +30,30 @@ struct V {
     _mm_storeu_si128(static_cast<__m128i*>(hi), _mm256_extracti128_si256(v, 1));
   }
   static reg xor_(reg a, reg b) { return _mm256_xor_si256(a, b); }
+  // 32 bytes at p with the two 16-byte halves swapped (lane 0 from p + 16).
+  static reg load_swapped(const void* p) {
+    const char* q = static_cast<const char*>(p);
+    return load2(q + 16, q);
+  }
+  // Stores v with its lanes swapped: lane 1 at p, lane 0 at p + 16.
+  static void store_swapped(void* p, reg v) {
+    char* q = static_cast<char*>(p);
+    store2(q + 16, q, v);
+  }
+  // Reverses the E-byte elements within each lane.
+  template <size_t E>
+  static reg reverse_in_lanes(reg v) {
+    if constexpr (E == 4) {
+      return _mm256_shuffle_epi32(v, 0x1B);
+    } else {
+      const __m256i mask =
+          E == 2 ? _mm256_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1, 14, 15,
+                                    12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1)
+                 : _mm256_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14,
+                                    13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+      return _mm256_shuffle_epi8(v, mask);
+    }
+  }
 
   template <size_t W>
   static reg unpacklo(reg a, reg b) {
@@ -46,20 +70,10 @@ struct V {
     else return _mm256_unpackhi_epi64(a, b);  // W == 8
   }
 
-  // Reverses the E-byte elements within each lane, then swaps the lanes.
+  // Reverses the E-byte elements of the whole register.
   template <size_t E>
   static reg reverse(reg v) {
-    if constexpr (E == 4) {
-      v = _mm256_shuffle_epi32(v, 0x1B);
-    } else {
-      const __m256i mask =
-          E == 2 ? _mm256_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1, 14, 15,
-                                    12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1)
-                 : _mm256_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14,
-                                    13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-      v = _mm256_shuffle_epi8(v, mask);
-    }
-    return _mm256_permute4x64_epi64(v, 0x4E);
+    return _mm256_permute4x64_epi64(reverse_in_lanes<E>(v), 0x4E);
   }
 };
 

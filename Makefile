@@ -1,7 +1,7 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install install-runtime dcmtk test demo bench evaluate asan
+.PHONY: install install-runtime dcmtk test demo bench evaluate asan harness
 
 # The runtime alone (what the demo needs; no torch).
 install-runtime:
@@ -39,3 +39,15 @@ bench: install
 # The test suite against an AddressSanitizer + UBSan build of the extension.
 asan: install
 	$(PYTHON) tests/asan.py
+
+# The kernels timed without Python or the thread pool (x86-64, g++ or clang++):
+# build/native_harness H W h|v|d [options]; see benchmarks/native_harness.cpp.
+CXX ?= g++
+HARNESS_FLAGS = -O3 -DNDEBUG -std=c++17 -Icsrc
+harness:
+	mkdir -p build/harness
+	$(CXX) $(HARNESS_FLAGS) -mavx2 -c csrc/kernels_avx2.cpp -o build/harness/avx2.o
+	$(CXX) $(HARNESS_FLAGS) -c csrc/kernels_sse2.cpp -o build/harness/sse2.o
+	$(CXX) $(HARNESS_FLAGS) -c csrc/kernels_scalar.cpp -o build/harness/scalar.o
+	$(CXX) $(HARNESS_FLAGS) -pthread benchmarks/native_harness.cpp build/harness/avx2.o \
+		build/harness/sse2.o build/harness/scalar.o -o build/native_harness

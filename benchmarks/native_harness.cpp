@@ -56,18 +56,6 @@ struct Buffer {
   }
 };
 
-// Diagonal scan offsets: position of the first pixel of each anti-diagonal.
-std::vector<int64_t> diagonal_offsets(size_t h, size_t w) {
-  std::vector<int64_t> off(h + w - 1);
-  int64_t at = 0;
-  for (size_t s = 0; s + 1 < h + w; ++s) {
-    off[s] = at;
-    const size_t rmin = s >= w ? s - w + 1 : 0, rmax = s < h ? s : h - 1;
-    at += static_cast<int64_t>(rmax - rmin + 1);
-  }
-  return off;
-}
-
 // Seconds per call: 15 samples, each the mean over `reps` calls of fn.
 template <class F>
 std::vector<double> samples(size_t reps, F&& fn) {
@@ -121,7 +109,7 @@ int main(int argc, char** argv) {
     src.p[i] = static_cast<uint16_t>(rng());
     key.p[i] = static_cast<uint16_t>(rng());
   }
-  const std::vector<int64_t> off = diagonal_offsets(h, w);
+  const std::vector<int64_t> off = kedi::diagonal_offsets(h, w);
   const Plane plane{h, w, off.data()};
   const auto fn = table->permute[pattern][inverse ? 1 : 0][1];
   const void* k = key_on ? key.p : nullptr;

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace kedi {
 
@@ -16,6 +17,19 @@ struct Plane {
   size_t w;
   const int64_t* diag_off;
 };
+
+// Plane::diag_off for an H x W plane: the scan position of the first pixel of each
+// anti-diagonal s = 0 .. h+w-2.
+inline std::vector<int64_t> diagonal_offsets(size_t h, size_t w) {
+  std::vector<int64_t> off(h + w - 1);
+  int64_t pos = 0;
+  for (size_t s = 0; s + 1 < h + w; ++s) {
+    off[s] = pos;
+    const size_t rmin = s >= w ? s - w + 1 : 0, rmax = s < h ? s : h - 1;
+    pos += static_cast<int64_t>(rmax - rmin + 1);
+  }
+  return off;
+}
 
 // dst[k] = a[k] ^ b[k] for k < n bytes. a, b, dst may be the same pointer.
 using XorFn = void (*)(const uint8_t* a, const uint8_t* b, uint8_t* dst, size_t n);

@@ -138,18 +138,6 @@ int parse_pattern(const py::object& pattern, const char* fn) {
   throw py::error_already_set();
 }
 
-// Scan position of the first pixel of each anti-diagonal s = 0 .. h+w-2.
-std::vector<int64_t> diagonal_offsets(size_t h, size_t w) {
-  std::vector<int64_t> off(h + w - 1);
-  int64_t pos = 0;
-  for (size_t s = 0; s + 1 < h + w; ++s) {
-    off[s] = pos;
-    const size_t rmin = s >= w ? s - w + 1 : 0, rmax = s < h ? s : h - 1;
-    pos += static_cast<int64_t>(rmax - rmin + 1);
-  }
-  return off;
-}
-
 py::array permute_entry(const char* fn, const char* src_name, const py::object& src_obj,
                         const py::object* key_obj, const py::object& pattern_name,
                         const py::object& out_obj, bool inverse) {

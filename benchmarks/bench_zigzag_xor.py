@@ -2,7 +2,9 @@
 
     python benchmarks/bench_zigzag_xor.py [--paths all] [--threads 1,2] [--json FILE]
 
-For 512x512 and 4096x4096 uint16 images it prints the median time per call and the
+For 512x512 and 4096x4096 uint16 images, and a stack of 32 512x512 frames (a series
+whose arrays, 16 MiB each, do not stay in cache between calls as one 512x512 image's
+do), it prints the median time per call and the
 throughput in GB/s of image bytes (one image's nbytes per call) of: memcpy
 (np.copyto), the numpy two-pass references (forward: fancy index with a cached order,
 then bitwise_xor into out; inverse: bitwise_xor, then a scatter through the order),
@@ -27,7 +29,7 @@ from _timing import median_seconds
 import kedi_edge
 from kedi_edge import _native
 
-SHAPES = [(512, 512), (4096, 4096)]
+SHAPES = [(512, 512), (4096, 4096), (32, 512, 512)]
 TARGET_SPEEDUP = 3.0  # fused zigzag_xor vs the numpy two-pass, 512x512 uint16
 TARGET_MEMCPY = 0.5  # fraction of memcpy bandwidth, 512x512 uint16
 
@@ -48,15 +50,18 @@ def bench_shape(shape, paths, thread_counts) -> list[dict]:
         ops.append((name, label, path, threads, fn))
 
     add("memcpy (np.copyto)", lambda: np.copyto(out, image))
-    flat_key, flat_out, tmp = key.ravel(), out.ravel(), np.empty(image.size, image.dtype)
+    # One row per frame (a 2-D image is one frame): the order applies to each.
+    frames = int(np.prod(shape[:-2], dtype=np.int64))
+    flat_image, flat_key, flat_out = (a.reshape(frames, -1) for a in (image, key, out))
+    tmp = np.empty_like(flat_image)
     for pattern in kedi_edge.PATTERNS:
-        order = kedi_edge.zigzag_order(*shape, pattern)
+        order = kedi_edge.zigzag_order(*shape[-2:], pattern)
         add(f"numpy two-pass {pattern}",
-            lambda order=order: np.bitwise_xor(image.ravel()[order], flat_key, out=flat_out))
+            lambda order=order: np.bitwise_xor(flat_image[:, order], flat_key, out=flat_out))
 
         def inverse(order=order):
-            np.bitwise_xor(image.ravel(), flat_key, out=tmp)
-            flat_out[order] = tmp
+            np.bitwise_xor(flat_image, flat_key, out=tmp)
+            flat_out[:, order] = tmp
 
         add(f"numpy inverse {pattern}", inverse)
     for path in paths:
@@ -95,7 +100,7 @@ def bench_shape(shape, paths, thread_counts) -> list[dict]:
     rows = []
     for (name, label, _, _, _), t in zip(ops, times, strict=True):
         seconds = float(np.median(t))
-        rows.append({"shape": f"{shape[0]}x{shape[1]}", "op": name, "path": label,
+        rows.append({"shape": "x".join(map(str, shape)), "op": name, "path": label,
                      "seconds": seconds, "gb_per_s": nbytes / seconds / 1e9})
     memcpy = rows[0]["seconds"]
     # Each native kernel against the numpy pass doing the same thing: zigzag_xor against
@@ -137,11 +142,11 @@ def main() -> None:
     for shape in SHAPES:
         rows = bench_shape(shape, paths, threads)
         all_rows += rows
-        print(f"{'shape':>9}  {'operation':<26} {'path':<9} {'median':>10} {'GB/s':>7} "
+        print(f"{'shape':>10}  {'operation':<26} {'path':<9} {'median':>10} {'GB/s':>7} "
               f"{'x numpy':>8} {'x memcpy':>9}")
         for r in rows:
             vs_numpy = f"{r['vs_numpy']:.1f}" if "vs_numpy" in r else ""
-            print(f"{r['shape']:>9}  {r['op']:<26} {r['path']:<9} {r['seconds'] * 1e6:8.1f}us "
+            print(f"{r['shape']:>10}  {r['op']:<26} {r['path']:<9} {r['seconds'] * 1e6:8.1f}us "
                   f"{r['gb_per_s']:7.2f} {vs_numpy:>8} {r['vs_memcpy']:9.2f}")
         print()
     fused = [r for r in all_rows if r["shape"] == "512x512" and r["op"].startswith("zigzag_xor")

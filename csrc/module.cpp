@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -23,6 +24,37 @@ namespace {
 
 // Work below this many bytes stays on the calling thread: waking a worker costs more.
 constexpr size_t kParallelMinBytes = size_t(1) << 18;
+
+// A stack of planes is a series (see permute()) when its image, key and output together
+// exceed this many bytes (0: the default, 16 MiB): half the 32 MiB last-level cache of
+// the machine measured, which other processes share (sysconf there reports 320 MiB, so
+// the size is not taken from the system). Planes above kSeriesPlaneMax bytes, and planes
+// of 4-byte pixels, never make a series: 512x512 uint32 planes (1 MiB) and 362x362 ones
+// measured slower that way on two threads.
+constexpr size_t kSeriesBytes = size_t(16) << 20;
+constexpr size_t kSeriesPlaneMax = size_t(1) << 20;
+std::atomic<size_t> g_series_bytes{0};
+
+size_t series_bytes() {
+  const size_t n = g_series_bytes.load();
+  return n ? n : kSeriesBytes;
+}
+
+// Reads one word of each 64-byte line of the n bytes at p, in address order.
+void read_lines(const uint8_t* p, size_t n) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n; i += 64) {
+    uint64_t x;
+    std::memcpy(&x, p + i, sizeof x);
+    sum += x;
+  }
+#if defined(__GNUC__) || defined(__clang__)
+  asm volatile("" ::"r"(sum));
+#else
+  static volatile uint64_t sink;
+  sink = sum;
+#endif
+}
 
 size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -180,13 +212,28 @@ py::array permute_entry(const char* fn, const char* src_name, const py::object& 
     std::vector<int64_t> off;
     if (scan == kDiagonal) off = diagonal_offsets(h, w);
     const Plane plane{h, w, off.data()};
+    // A series: a stack whose arrays do not stay in cache comes from memory plane after
+    // plane, and the vertical and diagonal walks, which take each 64-byte line in pieces
+    // at scattered addresses, then wait on memory. Reading a plane's three arrays in
+    // address order first, which memory serves at streaming speed, then walking it from
+    // cache is faster (32 frames of 512x512 uint16: 1.6-2.5x on one thread, 1.1-2x on
+    // two; benchmarks/RESULTS.md). Each such plane goes whole to one thread. A stack of 8
+    // such frames (12 MiB) was slower that way on two threads.
+    const bool series = planes > 1 && scan != kHorizontal && lg < 2 &&
+                        plane_bytes <= kSeriesPlaneMax &&
+                        (k ? 3 : 2) * planes * plane_bytes > series_bytes();
     // Large planes are cut into four shares per thread (a thread that finishes its own
-    // takes over a slow one's, see parallel.cpp); stacks of small planes are spread a
-    // plane at a time; small work stays on this thread.
+    // takes over a slow one's, see parallel.cpp); stacks of small planes, and series, are
+    // spread a plane at a time; small work stays on this thread.
     const size_t threads = planes * plane_bytes >= kParallelMinBytes ? max_threads() : 1;
-    const size_t parts = threads > 1 && plane_bytes >= kParallelMinBytes ? threads * 4 : 1;
+    const size_t parts = threads > 1 && plane_bytes >= kParallelMinBytes && !series ? threads * 4 : 1;
     const auto unit = [&](size_t u) {
       const size_t p = u / parts;
+      if (series) {
+        read_lines(s + p * plane_bytes, plane_bytes);
+        if (k) read_lines(k + p * plane_bytes, plane_bytes);
+        read_lines(d + p * plane_bytes, plane_bytes);
+      }
       kernel(s + p * plane_bytes, k ? k + p * plane_bytes : nullptr, d + p * plane_bytes, plane,
              u % parts, parts);
     };
@@ -374,4 +421,13 @@ PYBIND11_MODULE(_native, m) {
         set_max_threads(static_cast<size_t>(n));
       },
       py::arg("n"), "Threads the kernels may use in this process (1 = the calling thread only).");
+  m.def(
+      "_set_series_bytes",
+      [](py::ssize_t n) {
+        if (n < 0) throw py::value_error("_set_series_bytes: n must not be negative");
+        g_series_bytes.store(static_cast<size_t>(n));
+      },
+      py::arg("n"),
+      "Testing hook: a stack of planes is read ahead plane by plane (a series) when its arrays "
+      "exceed n bytes; 0 restores the default (16 MiB).");
 }

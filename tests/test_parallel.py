@@ -128,6 +128,53 @@ def test_thread_count_changes_between_calls(threads):
                 np.testing.assert_array_equal(kedi_edge.zigzag_xor(image, key, pattern), expected[pattern])
 
 
+@pytest.fixture
+def series_bytes():
+    yield _native._set_series_bytes
+    _native._set_series_bytes(0)
+
+
+# A stack whose arrays exceed the series size (16 MiB by default) is read ahead a plane at
+# a time, each plane whole on one thread (module.cpp), for planes of at most 1 MiB with
+# 1- or 2-byte pixels. A size of 1 byte sends every such stack that way; the uint32 stack
+# must take the usual path and agree all the same.
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("shape, dtype", [((5, 64, 72), np.uint8), ((3, 300, 437), np.uint16),
+                                          ((4, 512, 512), np.int16), ((2, 3, 70, 90), np.uint16),
+                                          ((3, 1024, 512), np.uint8), ((3, 80, 60), np.uint32)])
+def test_series_of_planes_match_reference(threads, series_bytes, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    series_bytes(1)
+    image, key = _pair(shape, dtype, 5)
+    with simd_path(simd_level):
+        for pattern in kedi_edge.PATTERNS:
+            expected = reference.zigzag_xor(image, key, pattern)
+            cipher = kedi_edge.zigzag_xor(image, key, pattern)
+            np.testing.assert_array_equal(cipher, expected)
+            back = np.zeros_like(image)
+            kedi_edge.xor_unzigzag(cipher, key, pattern, out=back)
+            np.testing.assert_array_equal(back, image)
+            np.testing.assert_array_equal(kedi_edge.zigzag(image, pattern), reference.zigzag(image, pattern))
+            in_place = image.copy()  # out is the image: the kernel reads a copy
+            kedi_edge.zigzag_xor(in_place, key, pattern, out=in_place)
+            np.testing.assert_array_equal(in_place, expected)
+
+
+def test_series_at_the_default_size(threads):
+    # 12 planes of 512x512 uint16: 18 MiB in image, key and output, over the 16 MiB default.
+    threads(2)
+    image, key = _pair((12, 512, 512), np.uint16, 6)
+    for pattern in kedi_edge.PATTERNS:
+        cipher = kedi_edge.zigzag_xor(image, key, pattern)
+        np.testing.assert_array_equal(cipher, reference.zigzag_xor(image, key, pattern))
+        np.testing.assert_array_equal(kedi_edge.xor_unzigzag(cipher, key, pattern), image)
+
+
+def test_set_series_bytes_rejects_negative():
+    with pytest.raises(ValueError, match="must not be negative"):
+        _native._set_series_bytes(-1)
+
+
 def test_concurrent_python_threads(threads):
     threads(2)
     image, key = _pair((600, 600), np.uint16, 3)

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   const size_t n = h * w;
   // Set i's arrays; each set is checked, then the calls go round the sets in turn.
   std::vector<Buffer> src, key, dst;
+  for (auto* v : {&src, &key, &dst}) v->reserve(sets);  // no Buffer moves: p points into raw
   std::mt19937 rng(1);
   for (size_t i = 0; i < sets; ++i) {
     src.emplace_back(n, offset);

@@ -25,7 +25,7 @@ namespace {
 // Work below this many bytes stays on the calling thread: waking a worker costs more.
 constexpr size_t kParallelMinBytes = size_t(1) << 18;
 
-// A stack of planes is a series (see permute()) when its image, key and output together
+// A stack of planes is a series (see permute_entry()) when its image, key and output together
 // exceed this many bytes (0: the default, 16 MiB): half the 32 MiB last-level cache of
 // the machine measured, which other processes share (sysconf there reports 320 MiB, so
 // the size is not taken from the system). Planes above kSeriesPlaneMax bytes, and planes

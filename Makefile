@@ -1,7 +1,7 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install install-runtime dcmtk test demo bench evaluate asan harness
+.PHONY: install install-runtime dcmtk cross test demo bench evaluate asan harness
 
 # The runtime alone (what the demo needs; no torch).
 install-runtime:
@@ -19,7 +19,18 @@ dcmtk:
 		(apt-get install -y dcmtk >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && \
 		apt-get install -y dcmtk >/dev/null 2>&1)) || echo "dcmtk not installed; its test will be skipped")
 
-test: install dcmtk
+# An aarch64 cross compiler and qemu-user: tests/test_cross.py builds the extension for
+# aarch64 and runs its kernels there (skipped without them); from Debian, as dcmtk.
+CROSS_PACKAGES = g++-aarch64-linux-gnu qemu-user
+cross:
+	@(command -v aarch64-linux-gnu-g++ && command -v qemu-aarch64) >/dev/null 2>&1 || \
+		(command -v apt-get >/dev/null 2>&1 && \
+		(apt-get install -y --no-install-recommends $(CROSS_PACKAGES) >/dev/null 2>&1 || \
+		(apt-get update >/dev/null 2>&1 && \
+		apt-get install -y --no-install-recommends $(CROSS_PACKAGES) >/dev/null 2>&1)) || \
+		echo "aarch64 cross tools not installed; tests/test_cross.py will be skipped")
+
+test: install dcmtk cross
 	$(PYTHON) -m pytest
 
 demo: install-runtime

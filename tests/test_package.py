@@ -186,3 +186,39 @@ def test_sdist_carries_what_a_build_needs(tmp_path):
             "models/zzgan_generator.json", "kedi_edge/_native.pyi"}
     need |= {str(p.relative_to(root)) for p in (root / "csrc").iterdir() if p.is_file()}
     assert need <= names, sorted(need - names)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
+                    reason="checks an x86-64 ELF build")
+def test_only_the_avx2_kernels_hold_avx_instructions():
+    """One build runs on any x86-64: outside the kedi::avx2 namespace (compiled alone
+    with -mavx2, called only after the CPU reports AVX2) no function of the extension
+    holds a VEX-encoded or ymm/zmm instruction, not even a library template that the
+    linker could have taken from the AVX2 object."""
+    import re
+    import shutil
+
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("objdump (binutils) is not installed")
+    r = subprocess.run([objdump, "-d", "-C", "--no-show-raw-insn", _native.__file__],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    header = re.compile(r"^[0-9a-f]+ <(.*)>:$")
+    avx_functions: set[str] = set()
+    offending: dict[str, str] = {}
+    func = None
+    for line in r.stdout.splitlines():
+        if m := header.match(line):
+            func = m.group(1)
+            continue
+        insn = line.split("\t")[-1].strip() if "\t" in line else ""
+        if func is None or not (insn.startswith("v") or "%ymm" in insn or "%zmm" in insn):
+            continue
+        if "kedi::avx2::" in func:
+            avx_functions.add(func)
+        else:
+            offending.setdefault(func, insn)
+    assert offending == {}
+    for kernel in ("vertical", "diagonal", "xor_bytes"):  # the check sees them
+        assert any(kernel in f for f in avx_functions), kernel

@@ -8,7 +8,6 @@
 #endif
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 #include <numeric>
 

@@ -4,7 +4,6 @@
 #if defined(KEDI_X86_64)
 #include <emmintrin.h>
 
-#include <algorithm>
 #include <cstring>
 #include <numeric>
 

@@ -108,6 +108,33 @@ def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype
                 np.testing.assert_array_equal(back, image)
 
 
+# Scan runs a multiple of 4 KiB apart (all in one L1 set): with rows a multiple of 2 KiB
+# long the vertical scans stage the image lines and buffer the runs' pieces; with rows
+# of 1 KiB only the inverse does, the forward scan walks strips; rows of 1040 bytes are
+# not staged. Offset 4 leaves the image off the 16-byte grid, so nothing is staged.
+_ONE_SET_RUNS = [((2048, 1024), np.uint16), ((1024, 512), np.uint32), ((4096, 2048), np.uint8),
+                 ((1024, 1024), np.uint32), ((2048, 512), np.uint16), ((2048, 520), np.int16)]
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+@pytest.mark.parametrize("shape, dtype", _ONE_SET_RUNS)
+def test_vertical_scan_with_runs_in_one_set(threads, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    image, key = _pair(shape, dtype, 5)
+    want = reference.zigzag_xor(image, key, "vertical")
+    plain = reference.zigzag(image, "vertical")
+    for offset in (0, 16, 48, 4):
+        src, k = _at_offset(image, offset), _at_offset(key, (offset * 3) % 64)
+        out = _at_offset(np.zeros_like(image), (offset + 16) % 64)
+        kedi_edge.zigzag_xor(src, k, "vertical", out=out)
+        np.testing.assert_array_equal(out, want)
+        np.testing.assert_array_equal(kedi_edge.xor_unzigzag(out, k, "vertical"), image)
+        out[...] = 0
+        kedi_edge.zigzag(src, "vertical", out=out)
+        np.testing.assert_array_equal(out, plain)
+        np.testing.assert_array_equal(kedi_edge.unzigzag(out, "vertical"), image)
+
+
 def test_odd_byte_counts_split_by_line(threads):
     threads(3)
     a, b = _pair((262144 + 77,), np.uint8, 2)

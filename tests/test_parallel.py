@@ -110,10 +110,11 @@ def test_kernels_at_every_alignment(threads, simd_level, n_threads, shape, dtype
 
 # Scan runs a multiple of 4 KiB apart (all in one L1 set): with rows a multiple of 2 KiB
 # long the vertical scans stage the image lines and buffer the runs' pieces; with rows
-# of 1 KiB only the inverse does, the forward scan walks strips; rows of 1040 bytes are
-# not staged. Offset 4 leaves the image off the 16-byte grid, so nothing is staged.
+# of 1 KiB only the inverse does, the forward scan walks strips; rows of 2080 bytes are
+# not staged, and the inverse prefetches ahead (a plane of 4 MiB or more). Offset 4
+# leaves the image off the 16-byte grid, so nothing is staged.
 _ONE_SET_RUNS = [((2048, 1024), np.uint16), ((1024, 512), np.uint32), ((4096, 2048), np.uint8),
-                 ((1024, 1024), np.uint32), ((2048, 512), np.uint16), ((2048, 520), np.int16)]
+                 ((1024, 1024), np.uint32), ((2048, 512), np.uint16), ((2048, 1040), np.int16)]
 
 
 @pytest.mark.parametrize("n_threads", [1, 3])

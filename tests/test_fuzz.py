@@ -1,5 +1,6 @@
 """Short runs of the atheris fuzz targets (fuzz/run.py); the long runs are in fuzz/README.md."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ def test_short_fuzz_run(target, runs, tmp_path):
     r = subprocess.run([sys.executable, str(RUN), target, "--runs", str(runs), "--corpus", str(tmp_path / "c")],
                        capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert f"Done {runs} runs" in r.stderr
+    # libFuzzer may report a run more than asked for (seen: "Done 401 runs" for 400).
+    done = re.search(r"Done (\d+) runs", r.stderr)
+    assert done and int(done.group(1)) >= runs, r.stderr[-3000:]
 
 
 def test_targets_reject_only_with_documented_errors():

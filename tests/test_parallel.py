@@ -117,27 +117,46 @@ _ONE_SET_RUNS = [((2048, 1024), np.uint16), ((1024, 512), np.uint32), ((4096, 20
                  ((1024, 1024), np.uint32), ((2048, 512), np.uint16), ((2048, 1040), np.int16)]
 
 
+def _check_scans(image, key, pattern, offsets):
+    """Keyed and keyless scans, both ways, with the image (read by the forward, written by
+    the inverse), key and output at these offsets past a 64-byte boundary."""
+    want = reference.zigzag_xor(image, key, pattern)
+    plain = reference.zigzag(image, pattern)
+    for offset in offsets:
+        src, k = _at_offset(image, offset), _at_offset(key, (offset * 3) % 64)
+        out = _at_offset(np.zeros_like(image), (offset + 16) % 64)
+        back = _at_offset(np.zeros_like(image), offset)
+        kedi_edge.zigzag_xor(src, k, pattern, out=out)
+        np.testing.assert_array_equal(out, want)
+        kedi_edge.xor_unzigzag(out, k, pattern, out=back)
+        np.testing.assert_array_equal(back, image)
+        out[...] = 0
+        back[...] = 0
+        kedi_edge.zigzag(src, pattern, out=out)
+        np.testing.assert_array_equal(out, plain)
+        kedi_edge.unzigzag(out, pattern, out=back)
+        np.testing.assert_array_equal(back, image)
+
+
 @pytest.mark.parametrize("n_threads", [1, 3])
 @pytest.mark.parametrize("shape, dtype", _ONE_SET_RUNS)
 def test_vertical_scan_with_runs_in_one_set(threads, simd_level, n_threads, shape, dtype):
     threads(n_threads)
-    image, key = _pair(shape, dtype, 5)
-    want = reference.zigzag_xor(image, key, "vertical")
-    plain = reference.zigzag(image, "vertical")
-    for offset in (0, 16, 48, 4):  # of the image, read by the forward, written by the inverse
-        src, k = _at_offset(image, offset), _at_offset(key, (offset * 3) % 64)
-        out = _at_offset(np.zeros_like(image), (offset + 16) % 64)
-        back = _at_offset(np.zeros_like(image), offset)
-        kedi_edge.zigzag_xor(src, k, "vertical", out=out)
-        np.testing.assert_array_equal(out, want)
-        kedi_edge.xor_unzigzag(out, k, "vertical", out=back)
-        np.testing.assert_array_equal(back, image)
-        out[...] = 0
-        back[...] = 0
-        kedi_edge.zigzag(src, "vertical", out=out)
-        np.testing.assert_array_equal(out, plain)
-        kedi_edge.unzigzag(out, "vertical", out=back)
-        np.testing.assert_array_equal(back, image)
+    _check_scans(*_pair(shape, dtype, 5), "vertical", (0, 16, 48, 4))
+
+
+# Planes of 4 MiB or more, whose inverse diagonal scans (keyed, and keyless with the
+# cipher alone) prefetch the next strips' runs ahead (diagonal_tiles() with Ahead):
+# exactly 4 MiB, odd sides, long rows and tall columns, every pixel size.
+_AHEAD_PLANES = [((2048, 1024), np.uint16), ((1031, 2053), np.uint16), ((4099, 1025), np.uint8),
+                 ((1025, 1030), np.uint32), ((521, 4111), np.int16)]
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+@pytest.mark.parametrize("shape, dtype", _AHEAD_PLANES)
+def test_diagonal_scan_of_large_planes(threads, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    _check_scans(*_pair(shape, dtype, 6), "diagonal", (0, 4))
 
 
 def test_odd_byte_counts_split_by_line(threads):

@@ -1,7 +1,7 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install install-runtime dcmtk cross test demo bench evaluate asan harness
+.PHONY: install install-runtime dcmtk cross test demo bench evaluate asan harness copy-baselines
 
 # The runtime alone (what the demo needs; no torch).
 install-runtime:
@@ -62,3 +62,9 @@ harness:
 	$(CXX) $(HARNESS_FLAGS) -c csrc/kernels_scalar.cpp -o build/harness/scalar.o
 	$(CXX) $(HARNESS_FLAGS) -pthread benchmarks/native_harness.cpp build/harness/avx2.o \
 		build/harness/sse2.o build/harness/scalar.o -o build/native_harness
+
+# memcpy, rep movsb and AVX2 copy loops side by side (x86-64): build/copy_baselines [KiB];
+# see benchmarks/copy_baselines.cpp.
+copy-baselines:
+	mkdir -p build
+	$(CXX) $(HARNESS_FLAGS) -mavx2 benchmarks/copy_baselines.cpp -o build/copy_baselines

@@ -1,7 +1,7 @@
 # Set-up and checks. `make test` is the command CI runs (.ci/run).
 PYTHON ?= python3
 
-.PHONY: install install-runtime dcmtk cross test demo bench evaluate asan harness copy-baselines
+.PHONY: install install-runtime dcmtk cross test demo bench evaluate asan harness copy-baselines walk-orders
 
 # The runtime alone (what the demo needs; no torch).
 install-runtime:
@@ -68,3 +68,9 @@ harness:
 copy-baselines:
 	mkdir -p build
 	$(CXX) $(HARNESS_FLAGS) -mavx2 benchmarks/copy_baselines.cpp -o build/copy_baselines
+
+# The memory side of a transposing walk at 512x512 uint16, without its arithmetic
+# (x86-64): build/walk_orders; see benchmarks/walk_orders.cpp.
+walk-orders:
+	mkdir -p build
+	$(CXX) $(HARNESS_FLAGS) -mavx2 benchmarks/walk_orders.cpp -o build/walk_orders

@@ -10,24 +10,13 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
+
+#include "bench_common.h"
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// n bytes starting 16 bytes past a page boundary (kept for the life of the program).
-char* buffer(size_t n, int fill) {
-  std::vector<char>* raw = new std::vector<char>(n + 8192);
-  const auto base = reinterpret_cast<uintptr_t>(raw->data());
-  char* p = reinterpret_cast<char*>((base + 4095) / 4096 * 4096 + 16);
-  std::memset(p, fill, n);
-  return p;
-}
 
 void rep_movsb(char* d, const char* s, size_t n) {
   asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
@@ -40,20 +29,6 @@ void xor_avx2(char* dst, const char* a, const char* b, size_t n) {
     const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_xor_si256(x, y));
   }
-}
-
-template <class F>
-double min_us(size_t reps, F&& fn) {
-  std::vector<double> t;
-  for (int k = 0; k < 15; ++k) {
-    const auto t0 = Clock::now();
-    for (size_t i = 0; i < reps; ++i) {
-      fn();
-      asm volatile("" ::: "memory");
-    }
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / static_cast<double>(reps));
-  }
-  return *std::min_element(t.begin(), t.end()) * 1e6;
 }
 
 }  // namespace

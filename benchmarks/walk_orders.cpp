@@ -55,24 +55,30 @@ __m256i read_line_columns(const char* a, size_t pitch, size_t block) {
   return _mm256_xor_si256(x, y);
 }
 
-// `lines` line columns of `block` rows into l1 (lines * 64 bytes a row); Batch: eight
-// rows of one line column loaded before any is stored (lines == 1 only).
-template <bool Batch>
+// `lines` line columns of `block` rows into l1 (lines * 64 bytes a row), row after row.
 void stage_copy(const char* a, size_t lines, size_t block) {
   const size_t width = lines * 64;
   for (size_t rb = 0; rb < kRows; rb += block) {
     for (size_t l = 0; l < kRowBytes; l += width) {
       const char* from = a + rb * kRowBytes + l;
-      if (Batch) {
-        for (size_t r = 0; r < block; r += 8) {
-          __m256i x[16];
-          for (size_t k = 0; k < 16; ++k) x[k] = load(from + (r + k / 2) * kRowBytes + k % 2 * 32);
-          for (size_t k = 0; k < 16; ++k) store(l1 + (r + k / 2) * 64 + k % 2 * 32, x[k]);
-        }
-      } else {
-        for (size_t r = 0; r < block; ++r) {
-          for (size_t c = 0; c < width; c += 32) store(l1 + r * width + c, load(from + r * kRowBytes + c));
-        }
+      for (size_t r = 0; r < block; ++r) {
+        for (size_t c = 0; c < width; c += 32) store(l1 + r * width + c, load(from + r * kRowBytes + c));
+      }
+      asm volatile("" ::: "memory");  // the stage is used before the next copy
+    }
+  }
+}
+
+// One line column of `block` rows into l1 (64 bytes a row), eight rows loaded before
+// any is stored, as the kernel's stage_rows() does.
+void stage_copy_batched(const char* a, size_t block) {
+  for (size_t rb = 0; rb < kRows; rb += block) {
+    for (size_t l = 0; l < kRowBytes; l += 64) {
+      const char* from = a + rb * kRowBytes + l;
+      for (size_t r = 0; r < block; r += 8) {
+        __m256i x[16];
+        for (size_t k = 0; k < 16; ++k) x[k] = load(from + (r + k / 2) * kRowBytes + k % 2 * 32);
+        for (size_t k = 0; k < 16; ++k) store(l1 + (r + k / 2) * 64 + k % 2 * 32, x[k]);
       }
       asm volatile("" ::: "memory");  // the stage is used before the next copy
     }
@@ -136,11 +142,11 @@ int main() {
       if (lines * block * 64 > 16384) continue;  // a stage of at most 16 KiB
       std::snprintf(what, sizeof what, "lines %zu, rows %3zu (stage %2zu KiB), row after row", lines, block,
                     lines * block / 16);
-      row(what, min_us(reps, [&] { stage_copy<false>(rows, lines, block); }));
+      row(what, min_us(reps, [&] { stage_copy(rows, lines, block); }));
     }
   }
   row("lines 1, rows 256, eight rows loaded before they are stored",
-      min_us(reps, [&] { stage_copy<true>(rows, 1, 256); }));
+      min_us(reps, [&] { stage_copy_batched(rows, 256); }));
 
   std::printf("\n3. the scan side: 512 KiB of key read and of output written, as 512 runs of 1 KiB\n");
   row("in address order", min_us(reps, [&] { runs_in_address_order(key, out); }));

@@ -13,10 +13,13 @@
 //     another or eight rows loaded before any is stored.
 //  3. The scan side: 512 KiB of key read and 512 KiB of output written as 512 runs of
 //     1 KiB (the runs of a 512-row plane), XORed with data from an L1 buffer: in the
-//     order a vertical scan's tiles reach them (32 bytes of each of 16 neighbouring runs,
-//     then the next 16 rows, over blocks of `rows` rows), or one run piece of `rows`
-//     rows after another; and beside them the same bytes in address order.
-// The figures in benchmarks/RESULTS.md (2026-12-07, third session) come from this program.
+//     order a vertical scan's tiles reach them (a visit takes 32 bytes, one tile's 16
+//     rows, of each of 8 neighbouring runs, as the staged forward scan's strips do, or
+//     of 16, as two strips walked together; or 64 bytes, two tiles' rows, of 8 runs;
+//     then the next rows, over blocks of `rows` rows), or one run piece of `rows` rows
+//     after another; and beside them the same bytes in address order.
+// The figures in benchmarks/RESULTS.md (2026-12-07, third and fourth sessions) come from
+// this program.
 #include <immintrin.h>
 
 #include <cstdio>
@@ -85,15 +88,22 @@ void stage_copy_batched(const char* a, size_t block) {
   }
 }
 
+// Runs visited by tiles: N neighbouring runs at a time, Bytes (32 or 64) of each, then
+// the next Bytes / 2 rows, over blocks of `block` rows. A visit loads all its key bytes
+// before it stores, as put_runs() does.
+template <size_t N, size_t Bytes>
 void runs_by_tiles(const char* key, char* out, size_t block) {
+  constexpr size_t kHalves = Bytes / 32;
   for (size_t rb = 0; rb < kRows; rb += block) {
-    for (size_t c0 = 0; c0 < kRows; c0 += 16) {
-      for (size_t r0 = rb; r0 < rb + block; r0 += 16) {
-        __m256i k[16];
-        for (size_t t = 0; t < 16; ++t) k[t] = load(key + (c0 + t) * kRowBytes + r0 * 2);
-        for (size_t t = 0; t < 16; ++t) {
-          store(out + (c0 + t) * kRowBytes + r0 * 2,
-                _mm256_xor_si256(k[t], load(l1 + t * 32 + (r0 * 64) % 8192)));
+    for (size_t c0 = 0; c0 < kRows; c0 += N) {
+      for (size_t r0 = rb; r0 < rb + block; r0 += Bytes / 2) {
+        __m256i k[N * kHalves];
+        for (size_t i = 0; i < N * kHalves; ++i) {
+          k[i] = load(key + (c0 + i / kHalves) * kRowBytes + r0 * 2 + i % kHalves * 32);
+        }
+        for (size_t i = 0; i < N * kHalves; ++i) {
+          store(out + (c0 + i / kHalves) * kRowBytes + r0 * 2 + i % kHalves * 32,
+                _mm256_xor_si256(k[i], load(l1 + i * 32 + (r0 * 64) % 8192)));
         }
       }
     }
@@ -151,8 +161,12 @@ int main() {
   std::printf("\n3. the scan side: 512 KiB of key read and of output written, as 512 runs of 1 KiB\n");
   row("in address order", min_us(reps, [&] { runs_in_address_order(key, out); }));
   for (const size_t block : {64, 128, 256, 512}) {
-    std::snprintf(what, sizeof what, "in tile order, blocks of %3zu rows", block);
-    row(what, min_us(reps, [&] { runs_by_tiles(key, out, block); }));
+    std::snprintf(what, sizeof what, "in tile order, 8 runs x 32 bytes, blocks of %3zu rows", block);
+    row(what, min_us(reps, [&] { runs_by_tiles<8, 32>(key, out, block); }));
+    std::snprintf(what, sizeof what, "in tile order, 16 runs x 32 bytes, blocks of %3zu rows", block);
+    row(what, min_us(reps, [&] { runs_by_tiles<16, 32>(key, out, block); }));
+    std::snprintf(what, sizeof what, "in tile order, 8 runs x 64 bytes, blocks of %3zu rows", block);
+    row(what, min_us(reps, [&] { runs_by_tiles<8, 64>(key, out, block); }));
     std::snprintf(what, sizeof what, "piece after piece, pieces of %3zu rows", block);
     row(what, min_us(reps, [&] { runs_by_pieces(key, out, block); }));
   }

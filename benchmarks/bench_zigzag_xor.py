@@ -4,17 +4,18 @@
 
 For 512x512 and 4096x4096 uint16 images, and a stack of 32 512x512 frames (a series
 whose arrays, 16 MiB each, do not stay in cache between calls as one 512x512 image's
-do), or the shapes given (e.g. --shapes 512x512,8x256x256), it prints the median time per call and the
-throughput in GB/s of image bytes (one image's nbytes per call) of: memcpy
-(np.copyto), the numpy two-pass references (forward: fancy index with a cached order,
-then bitwise_xor into out; inverse: bitwise_xor, then a scatter through the order),
-native zigzag_xor and xor_unzigzag for each pattern, and native
-xor_into, each on 1 thread and on the threads the runtime uses by default (path
+do), or for the uint16 shapes given (--shapes 512x512,8x256x256), it prints the median
+time per call and the throughput in GB/s of image bytes (one image's nbytes per call)
+of: memcpy (np.copyto), the numpy two-pass references (forward: fancy index with a
+cached order, then bitwise_xor into out; inverse: bitwise_xor, then a scatter through
+the order), native zigzag_xor and xor_unzigzag for each pattern, and native xor_into,
+each on 1 thread and on the threads the runtime uses by default (path
 "avx2 x2" = AVX2 on 2 threads); then the ratios native/numpy (speed-up) and
 native/memcpy (fraction of single-thread copy bandwidth). Every figure comes from the
 same run, and the operations of one thread count (with memcpy) are timed in ROUNDS
 rounds taken in turn (each figure is the median of an operation's round medians), so a
-slow phase of a shared machine falls on all of them alike and the ratios hold.
+slow phase of a shared machine falls on all of them alike and the ratios hold. When
+512x512 is among the shapes, a last line per pattern gives the verdict on the targets.
 """
 
 from __future__ import annotations

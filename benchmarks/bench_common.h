@@ -1,5 +1,8 @@
-// Shared by the standalone benchmark programs (copy_baselines.cpp, walk_orders.cpp).
+// Shared by the standalone benchmark programs (copy_baselines.cpp, walk_orders.cpp),
+// which are built with AVX2.
 #pragma once
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,10 @@ inline char* buffer(size_t n, int fill) {
   std::memset(p, fill, n);
   return p;
 }
+
+// 32 bytes at p, unaligned.
+inline __m256i load(const char* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline void store(char* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
 // Microseconds per call of fn: the minimum of 15 samples, each the mean over reps calls.
 template <class F>

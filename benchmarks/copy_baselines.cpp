@@ -7,8 +7,6 @@
 // page start as numpy's are. Prints the minimum of 15 samples, each the mean over
 // many calls, in microseconds. The figures in benchmarks/RESULTS.md (2026-12-07,
 // second session) come from this program.
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -24,11 +22,7 @@ void rep_movsb(char* d, const char* s, size_t n) {
 
 // dst = a ^ b, 32 bytes at a time (n a multiple of 32).
 void xor_avx2(char* dst, const char* a, const char* b, size_t n) {
-  for (size_t i = 0; i < n; i += 32) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
-    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_xor_si256(x, y));
-  }
+  for (size_t i = 0; i < n; i += 32) store(dst + i, _mm256_xor_si256(load(a + i), load(b + i)));
 }
 
 }  // namespace
@@ -51,15 +45,11 @@ int main(int argc, char** argv) {
   row("memcpy", min_us(reps, [&] { std::memcpy(dst, src, n); }));
   row("rep movsb", min_us(reps, [&] { rep_movsb(dst, src, n); }));
   row("copy by 32-byte AVX2 loads and stores", min_us(reps, [&] {
-        for (size_t i = 0; i < n; i += 32) {
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
-        }
+        for (size_t i = 0; i < n; i += 32) store(dst + i, load(src + i));
       }));
   row("copy with non-temporal 32-byte stores", min_us(reps, [&] {
         for (size_t i = 0; i + 32 <= n - 16; i += 32) {
-          _mm256_stream_si256(reinterpret_cast<__m256i*>(nt_dst + i),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
+          _mm256_stream_si256(reinterpret_cast<__m256i*>(nt_dst + i), load(src + i));
         }
         _mm_sfence();
       }));
@@ -77,7 +67,7 @@ int main(int argc, char** argv) {
   }
   row("stores only (one register)", min_us(reps, [&] {
         const __m256i v = _mm256_set1_epi8(7);
-        for (size_t i = 0; i < n; i += 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), v);
+        for (size_t i = 0; i < n; i += 32) store(dst + i, v);
       }));
   row("memset", min_us(reps, [&] { std::memset(dst, 9, n); }));
   return 0;

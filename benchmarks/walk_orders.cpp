@@ -20,16 +20,11 @@
 //     after another; and beside them the same bytes in address order.
 // The figures in benchmarks/RESULTS.md (2026-12-07, third and fourth sessions) come from
 // this program.
-#include <immintrin.h>
-
 #include <cstdio>
 
 #include "bench_common.h"
 
 namespace {
-
-inline __m256i load(const char* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline void store(char* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
 constexpr size_t kRows = 512, kRowBytes = 1024, kPlane = kRows * kRowBytes;
 alignas(64) char l1[32768];  // the stage, or the data XORed into the runs

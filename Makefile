@@ -43,6 +43,7 @@ evaluate: install
 bench: install
 	$(PYTHON) -m pip install --disable-pip-version-check -e '.[bench]'
 	$(PYTHON) benchmarks/bench_zigzag_xor.py
+	$(PYTHON) benchmarks/bench_contention.py
 	$(PYTHON) benchmarks/bench_keygen.py
 	$(PYTHON) benchmarks/bench_seal.py
 	$(PYTHON) benchmarks/bench_despeckle.py

@@ -1,4 +1,4 @@
-"""benchmarks/bench_contention.py runs, reaps its busy processes, and its figures add up.
+"""benchmarks/bench_contention.py runs, kills its busy processes, and its figures add up.
 
 No timing is asserted: the figures come from a shared machine. Only their arithmetic is.
 """

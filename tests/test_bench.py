@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import kedi_edge
@@ -76,11 +77,59 @@ def test_512x512_prints_one_verdict_per_pattern(tmp_path):
     simd = kedi_edge.runtime_info()["simd"]
     assert [v.split()[3] for v in verdicts] == list(kedi_edge.PATTERNS)
     bench = load_bench()
+    rows = figures["rows"]
+    warning = bench.baseline_warning(rows)
+    if warning:
+        assert warning in stdout
+    else:
+        assert "WARNING" not in stdout
     for line in verdicts:
         pattern = line.split()[3]
-        row = next(r for r in figures["rows"]
-                   if r["op"] == f"zigzag_xor {pattern}" and r["path"] == simd)
-        assert line == bench.target_line(row)
+        row = next(r for r in rows if r["op"] == f"zigzag_xor {pattern}" and r["path"] == simd)
+        assert line == bench.target_line(row, warning is not None)
+    # Each figure is the median of its rounds, memcpy's its fastest round.
+    assert rows[0]["op"] == "memcpy (np.copyto)"
+    assert rows[0]["seconds"] == min(rows[0]["rounds"])
+    for r in rows:
+        assert len(r["rounds"]) == bench.ROUNDS
+        if r is not rows[0]:
+            assert r["seconds"] == pytest.approx(float(np.median(r["rounds"])))
+    memcpy = rows[0]["rounds"]
+    assert (f"memcpy above is its fastest of {bench.ROUNDS} rounds (median "
+            f"{np.median(memcpy) * 1e6:.1f}us, slowest {max(memcpy) * 1e6:.1f}us)") in stdout
+
+
+def bench_rows(shape, memcpy_us, xor_us, xor_threads=1):
+    """The two rows baseline_warning() looks at."""
+    return [{"shape": shape, "op": "memcpy (np.copyto)", "threads": 1, "seconds": memcpy_us * 1e-6},
+            {"shape": shape, "op": "xor_into", "threads": xor_threads, "seconds": xor_us * 1e-6}]
+
+
+def test_baseline_warning_when_memcpy_is_nearly_as_slow_as_xor_into():
+    bench = load_bench()
+    warning = bench.baseline_warning(bench_rows("512x512", 22.2, 17.4))
+    assert warning.startswith("WARNING 512x512: memcpy (22.2 us) took 1.28x the time of "
+                              "xor_into on one thread (17.4 us)")
+    assert bench.baseline_warning(bench_rows("512x512", 15.2, 17.3)) is not None  # 0.88x
+    assert bench.baseline_warning(bench_rows("512x512", 11.8, 17.4)) is None  # the usual 0.68x
+    limit = 17.4 * bench.BASELINE_LIMIT
+    assert bench.baseline_warning(bench_rows("512x512", limit, 17.4)) is None
+    assert bench.baseline_warning(bench_rows("512x512", limit * 1.001, 17.4)) is not None
+    # Two threads' xor_into may well beat one thread's memcpy.
+    assert bench.baseline_warning(bench_rows("512x512", 11.8, 8.6, xor_threads=2)) is None
+    # Other shapes are not checked: call overhead (tiny arrays), memory-bound (huge ones).
+    assert bench.baseline_warning(bench_rows("64x48", 0.9, 0.6)) is None
+    assert bench.baseline_warning(bench_rows("4096x4096", 3238.0, 3174.3)) is None
+
+
+@pytest.mark.parametrize(("vs_memcpy", "verdict"), [
+    (0.635, "UNRELIABLE (met only against a suspect memcpy baseline)"),
+    (0.499, "NOT met"),  # below the target even against a too-slow baseline
+])
+def test_target_line_against_a_suspect_baseline(vs_memcpy, verdict):
+    line = load_bench().target_line({"op": "zigzag_xor vertical", "path": "avx2",
+                                     "vs_numpy": 10.6, "vs_memcpy": vs_memcpy}, suspect=True)
+    assert line.endswith(f"memcpy on one): {verdict}")
 
 
 @pytest.mark.parametrize(("vs_numpy", "vs_memcpy", "shown", "verdict"), [

@@ -41,6 +41,11 @@ using XorFn = void (*)(const uint8_t* a, const uint8_t* b, uint8_t* dst, size_t 
 using PermuteFn = void (*)(const void* src, const void* key, void* dst, const Plane& plane,
                            size_t part, size_t parts);
 
+// The bindings cut a large plane into this many shares per thread, and a thread first
+// runs kSharesPerThread consecutive shares; a kernel may cut so that such a run of
+// shares writes one stretch of memory (see the inverse diagonal scan).
+constexpr size_t kSharesPerThread = 4;
+
 struct KernelTable {
   const char* name;
   XorFn xor_bytes;

@@ -238,7 +238,8 @@ py::array permute_entry(const char* fn, const char* src_name, const py::object& 
     // takes over a slow one's, see parallel.cpp); stacks of small planes, and series, are
     // spread a plane at a time; small work stays on this thread.
     const size_t threads = planes * plane_bytes >= kParallelMinBytes ? max_threads() : 1;
-    const size_t parts = threads > 1 && plane_bytes >= kParallelMinBytes && !series ? threads * 4 : 1;
+    const size_t parts = threads > 1 && plane_bytes >= kParallelMinBytes && !series
+                             ? threads * kSharesPerThread : 1;
     const auto unit = [&](size_t u) {
       const size_t p = u / parts;
       if (series) {

@@ -159,6 +159,23 @@ def test_diagonal_scan_of_large_planes(threads, simd_level, n_threads, shape, dt
     _check_scans(*_pair(shape, dtype, 6), "diagonal", (0, 4))
 
 
+# The inverse diagonal scan gives each thread's shares a group of bands of rows (tile
+# rows: 16 for uint16 with AVX2, 8 with SSE2; 32 or 16 for uint8; 8 or 4 for uint32)
+# when there are two bands a thread or more, and cuts by anti-diagonals otherwise.
+# Planes of at least 256 KiB (so they are cut into shares) at and around those counts on
+# two and three threads, with rows no whole band covers.
+_ROW_GROUP_PLANES = [((69, 2000), np.uint16), ((63, 2100), np.uint16), ((101, 1400), np.uint16),
+                     ((133, 2000), np.uint8), ((127, 2100), np.uint8), ((37, 1800), np.uint32),
+                     ((49, 1400), np.int32)]
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("shape, dtype", _ROW_GROUP_PLANES)
+def test_inverse_diagonal_by_row_groups(threads, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    _check_scans(*_pair(shape, dtype, 7), "diagonal", (0, 16))
+
+
 def test_odd_byte_counts_split_by_line(threads):
     threads(3)
     a, b = _pair((262144 + 77,), np.uint8, 2)

@@ -176,6 +176,26 @@ def test_inverse_diagonal_by_row_groups(threads, simd_level, n_threads, shape, d
     _check_scans(*_pair(shape, dtype, 7), "diagonal", (0, 16))
 
 
+# The scalar path walks the vertical scans in bands of rows, as many as fit in L1 at the
+# row pitch (8 at a 4 KiB pitch, up to 128); its vertical inverse cuts shares by rows,
+# and its inverse diagonal gives each thread a group of rows (bands of one row) when
+# there are two rows a thread or more. Heights that leave a part band at pitches of
+# 64 KiB, 4, 2 and 1 KiB, 256 bytes and 2800 bytes, and fewer rows than shares; planes
+# of at least 256 KiB, on one thread and on three.
+_BANDED_PLANES = [((5, 16384), np.uint32), ((77, 2048), np.uint16), ((139, 1024), np.uint16),
+                  ((261, 512), np.uint16), ((1100, 256), np.uint8), ((129, 700), np.uint32)]
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+@pytest.mark.parametrize("shape, dtype", _BANDED_PLANES)
+def test_scans_by_bands_of_rows(threads, simd_level, n_threads, shape, dtype):
+    threads(n_threads)
+    image, key = _pair(shape, dtype, 8)
+    assert image.nbytes >= 1 << 18
+    for pattern in ("vertical", "diagonal"):
+        _check_scans(image, key, pattern, (0, 4))
+
+
 def test_odd_byte_counts_split_by_line(threads):
     threads(3)
     a, b = _pair((262144 + 77,), np.uint8, 2)
